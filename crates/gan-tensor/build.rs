@@ -1,0 +1,57 @@
+//! Link settings shared by every crate that links libtorch (each crate's
+//! `Cargo.toml` points `build` at this file).
+//!
+//! * rpath: binaries, tests and benches find libtorch without `LD_LIBRARY_PATH`.
+//! * `--no-as-needed -ltorch_cuda -ltorch`: without it the linker drops
+//!   `libtorch_cuda` (nothing references it directly) and CUDA is silently
+//!   unavailable (pytorch/pytorch#36437, tch-rs #177/#907). Only emitted when the
+//!   libtorch in use ships a CUDA library.
+//! * `GAN_LIBTORCH_VERSION`: the version read from libtorch's own files, for `gan doctor`.
+//!
+//! `LIBTORCH` normally comes from `.cargo/config.toml` (`.libtorch`, the link
+//! that `cargo xtask setup` makes); a `LIBTORCH` set by the user wins.
+use std::path::{Path, PathBuf};
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    println!("cargo:rerun-if-changed=build.rs");
+    let Some(root) = std::env::var_os("LIBTORCH").map(PathBuf::from) else {
+        println!("cargo:warning=LIBTORCH is not set: run `cargo xtask setup` first");
+        return;
+    };
+    let root = std::fs::canonicalize(&root).unwrap_or(root);
+    let lib = root.join("lib");
+    println!("cargo:rerun-if-changed={}", lib.display());
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    if has_cuda(&lib) {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg=-L{}", lib.display());
+        println!("cargo:rustc-link-arg=-ltorch_cuda");
+        println!("cargo:rustc-link-arg=-ltorch");
+        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    }
+    println!("cargo:rustc-env=GAN_LIBTORCH_VERSION={}", version(&root));
+    println!("cargo:rustc-env=GAN_LIBTORCH_DIR={}", root.display());
+}
+
+fn has_cuda(lib: &Path) -> bool {
+    lib.join("libtorch_cuda.so").exists()
+}
+
+/// Reads `build-version` (official libtorch archives) or `version.py` (PyPI wheels).
+fn version(root: &Path) -> String {
+    if let Ok(v) = std::fs::read_to_string(root.join("build-version")) {
+        return v.trim().to_string();
+    }
+    if let Ok(py) = std::fs::read_to_string(root.join("version.py")) {
+        for line in py.lines() {
+            if let Some(rest) = line.strip_prefix("__version__") {
+                let v = rest
+                    .trim_start_matches([' ', '='])
+                    .trim_matches(['\'', '"', ' ']);
+                return v.to_string();
+            }
+        }
+    }
+    "unknown".to_string()
+}

@@ -1,0 +1,39 @@
+use thiserror::Error;
+
+/// Errors of `gan-tensor`.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A device string that is not `auto`, `cpu`, `cuda` or `cuda:N`.
+    #[error("invalid device `{0}`: expected auto, cpu, cuda or cuda:N")]
+    InvalidDevice(String),
+    /// CUDA was asked for but libtorch sees no CUDA device.
+    #[error("device `{requested}` was requested but CUDA is not available ({reason}); use --device cpu or auto")]
+    CudaUnavailable {
+        /// What the user asked for.
+        requested: String,
+        /// Why it is not available.
+        reason: String,
+    },
+    /// `cuda:N` with N past the number of devices.
+    #[error("device `cuda:{index}` was requested but only {count} CUDA device(s) are visible")]
+    CudaIndex {
+        /// The requested ordinal.
+        index: usize,
+        /// Devices libtorch sees.
+        count: usize,
+    },
+    /// A tensor of an unexpected shape.
+    #[error("expected {expected}, got shape {got:?}")]
+    Shape {
+        /// What was expected.
+        expected: String,
+        /// The shape that came.
+        got: Vec<i64>,
+    },
+    /// An error raised by libtorch.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
