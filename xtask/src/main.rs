@@ -1,1 +1,62 @@
-fn main() {}
+//! Project automation for the GAN toolkit, run as `cargo xtask <command>` (the alias in
+//! `.cargo/config.toml` builds this crate into `target/xtask`, so it never rebuilds tch).
+//!
+//! Commands:
+//!
+//! * `cargo xtask setup` — makes libtorch 2.11.0 (the exact version tch 0.24 needs)
+//!   available and points `<root>/.libtorch`, which `.cargo/config.toml` gives the
+//!   build as `LIBTORCH`, at it. The libtorch is, in this order: `--libtorch DIR` (an
+//!   unpacked official libtorch), `LIBTORCH` if you set it yourself, else a shared,
+//!   per-user cache (`$GAN_TOOLKIT_CACHE`, else `$XDG_CACHE_HOME/gan-toolkit`, else
+//!   `~/.cache/gan-toolkit`) holding `torch-2.11.0/venv`, a Python venv with
+//!   `torch==2.11.0` and `numpy` whose `site-packages/torch` is the libtorch. The first
+//!   install downloads ~4.6 GB (pip's `PIP_*` settings apply); later runs take well
+//!   under a second.
+//!   * `--python PATH`: the Python 3 that creates the venv (default `python3`).
+//!   * `--check`: only verify what the build will use; non-zero exit with the reason.
+//!
+//! Each command lives in `src/commands/<name>.rs`; see [`commands`] for adding one.
+
+mod commands;
+mod libtorch;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// `cargo xtask`: project automation.
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "GAN toolkit project automation",
+    version
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Install (once, into a shared cache) or find libtorch 2.11.0, and link `.libtorch` to it.
+    Setup(commands::setup::SetupArgs),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Setup(args) => commands::setup::handle_command(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // The message chain only: a backtrace (RUST_BACKTRACE) says nothing useful here.
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,59 @@
-fn main() {}
+//! `gan`: train, sample, evaluate and inspect GANs from the command line.
+//!
+//! ```text
+//! gan train [--config FILE] [--out DIR] [--device auto|cpu|cuda|cuda:N] [--seed N] [--steps N] [--resume DIR]
+//! gan sample --run DIR --n N --out FILE.csv [--seed N]
+//! gan eval --run DIR [--n 2500] [--out FILE.json]      (or --samples FILE.csv --data ring|grid)
+//! gan doctor
+//! ```
+//! With no arguments, `gan train` trains the built-in ring preset (`configs/ring.toml`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+mod progress;
+
+#[derive(Parser, Debug)]
+#[command(name = "gan", version, about = "Train, sample and evaluate GANs on libtorch", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a GAN (the built-in ring preset when no config is given).
+    Train(commands::train::Args),
+    /// Draw samples from a run's EMA generator.
+    Sample(commands::sample::Args),
+    /// Score a run (or a file of samples) and write the metrics as JSON.
+    Eval(commands::eval::Args),
+    /// Report libtorch, CUDA and cuDNN availability and threads.
+    Doctor(commands::doctor::Args),
+    /// Time training steps (used by `cargo xtask bench`).
+    #[command(hide = true)]
+    Bench(commands::bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => commands::train::handle_command(a),
+        Command::Sample(a) => commands::sample::handle_command(a),
+        Command::Eval(a) => commands::eval::handle_command(a),
+        Command::Doctor(a) => commands::doctor::handle_command(a),
+        Command::Bench(a) => commands::bench::handle_command(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,39 @@
-//! x
+//! `gan-train`: the adversarial training loop and everything a run leaves on disk.
+//!
+//! * [`TrainConfig`]: the typed run config (`configs/*.toml`), `deny_unknown_fields`,
+//!   validated with errors that name the key; saved resolved into the run folder.
+//! * [`Trainer`]: `n_critic` discriminator steps then a generator step, two learning rates,
+//!   [`Adam`] whose moments are ours (so checkpoints hold them), a generator EMA, and
+//!   re-seeding from `(seed, step)` at every step so that a resumed run is bit-identical
+//!   to an uninterrupted one on the CPU.
+//! * [`checkpoint`]: atomic checkpoint folders (temporary folder, fsync, rename; the newest
+//!   `keep` kept) and strict layout checks on load.
+//! * `metrics.jsonl` ([`TrainRecord`], [`EvalRecord`]), sample CSVs, scatter and loss plots.
+//!
+//! A run folder: `config.toml`, `metrics.jsonl`, `checkpoints/step-N/`, `samples/`, `plots/`.
+//!
+//! ```no_run
+//! use std::sync::atomic::AtomicBool;
+//! use gan_train::{DataConfig, TrainConfig, Trainer};
+//! let mut cfg = TrainConfig::new(DataConfig::Ring);
+//! cfg.train.steps = 1000;
+//! let mut trainer = Trainer::create(cfg, "runs/example")?;
+//! trainer.run(&AtomicBool::new(false), &mut |_event| {})?;
+//! # Ok::<(), gan_train::Error>(())
+//! ```
+
+mod adam;
+pub mod checkpoint;
+mod config;
+mod error;
+mod metrics;
+pub mod plot;
+mod trainer;
+
+pub use adam::Adam;
+pub use config::{DataConfig, LossConfig, OptimConfig, ScheduleConfig, TrainConfig};
+pub use error::{Error, Result};
+pub use metrics::MetricsWriter;
+pub use trainer::{
+    write_csv, EvalRecord, Event, Outcome, RunDir, TrainRecord, TrainedGenerator, Trainer,
+};

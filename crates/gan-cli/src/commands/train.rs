@@ -1,0 +1,149 @@
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use gan_tensor::DeviceSpec;
+use gan_train::{Outcome, TrainConfig, Trainer};
+
+use crate::progress::Progress;
+
+/// The preset `gan train` runs without `--config`.
+const RING_PRESET: &str = include_str!("../../../../configs/ring.toml");
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// TOML config (see configs/). Default: the built-in ring preset.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run folder. Default: runs/<name>-NNN, the first free number.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Device: auto, cpu, cuda or cuda:N (overrides the config).
+    #[arg(long)]
+    device: Option<DeviceSpec>,
+    /// Seed (overrides the config).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Total generator steps (overrides train.steps; use it to extend a resumed run).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Continue the run in this folder from its newest checkpoint.
+    #[arg(long, conflicts_with = "out")]
+    resume: Option<PathBuf>,
+}
+
+fn default_out(name: &str) -> PathBuf {
+    (1..)
+        .map(|i| Path::new("runs").join(format!("{name}-{i:03}")))
+        .find(|p| !p.exists())
+        .expect("an unused run folder name")
+}
+
+pub fn handle_command(args: Args) -> Result<()> {
+    let mut cfg = match (&args.config, &args.resume) {
+        (Some(path), _) => Some(TrainConfig::from_toml_file(path)?),
+        (None, Some(_)) => None,
+        (None, None) => Some(TrainConfig::from_toml_str(
+            RING_PRESET,
+            Path::new("<built-in ring preset>"),
+        )?),
+    };
+    if args.device.is_some() || args.seed.is_some() || args.steps.is_some() {
+        if cfg.is_none() {
+            let dir = args
+                .resume
+                .as_ref()
+                .expect("resume is set when config is not");
+            cfg = Some(TrainConfig::from_toml_file(&dir.join("config.toml"))?);
+        }
+        let c = cfg.as_mut().expect("set above");
+        if let Some(d) = args.device {
+            c.device = d;
+        }
+        if let Some(s) = args.seed {
+            c.seed = s;
+        }
+        if let Some(s) = args.steps {
+            c.train.steps = s;
+        }
+        c.validate()?;
+    }
+
+    let mut trainer = match &args.resume {
+        Some(dir) => {
+            let t = Trainer::resume(dir, cfg)
+                .with_context(|| format!("cannot resume {}", dir.display()))?;
+            eprintln!(
+                "resuming {} at step {} of {}",
+                dir.display(),
+                t.step(),
+                t.config().train.steps
+            );
+            t
+        }
+        None => {
+            let cfg = cfg.expect("config given or preset");
+            let out = args.out.clone().unwrap_or_else(|| default_out(&cfg.name));
+            Trainer::create(cfg, &out)
+                .with_context(|| format!("cannot start a run in {}", out.display()))?
+        }
+    };
+    let run = trainer.run_dir().root.clone();
+    let total = trainer.config().train.steps;
+    if trainer.step() >= total {
+        bail!(
+            "{} is already complete at step {}; pass --steps N (N > {}) to train further",
+            run.display(),
+            trainer.step(),
+            trainer.step()
+        );
+    }
+    eprintln!(
+        "training `{}` on {:?} for {} steps ({} threads) -> {}",
+        trainer.config().name,
+        trainer.device(),
+        total,
+        tch::get_num_threads(),
+        run.display()
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                eprintln!("\nsecond interrupt: exiting without a final checkpoint");
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupt: finishing the step and writing a checkpoint (Ctrl-C again to quit now)");
+        })
+        .context("cannot install the Ctrl-C handler")?;
+    }
+
+    let mut progress = Progress::new(trainer.step(), total);
+    let outcome = trainer.run(&stop, &mut |e| progress.event(e));
+    progress.finish();
+    match outcome? {
+        Outcome::Finished { step } => {
+            eprintln!("done: {step} steps. Results in {}:", run.display());
+            eprintln!("  plots/samples-latest.png  samples over the true modes");
+            eprintln!("  plots/losses.png          losses; metrics.jsonl has every record");
+            eprintln!(
+                "  checkpoints/              resume with: gan train --resume {} --steps N",
+                run.display()
+            );
+            eprintln!(
+                "next: gan eval --run {0}   |   gan sample --run {0} --n 2500 --out samples.csv",
+                run.display()
+            );
+        }
+        Outcome::Stopped { step } => {
+            eprintln!(
+                "stopped at step {step}; continue with: gan train --resume {}",
+                run.display()
+            );
+        }
+    }
+    Ok(())
+}

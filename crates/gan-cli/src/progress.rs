@@ -1,0 +1,65 @@
+//! A progress bar (it/s, ETA) on a terminal; plain log lines otherwise.
+use std::io::IsTerminal;
+
+use gan_train::Event;
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    pub fn new(start: u64, total: u64) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}",
+                )
+                .expect("valid template"),
+            );
+            bar.set_position(start);
+            bar.reset_eta();
+            bar
+        });
+        Progress { bar }
+    }
+
+    pub fn event(&mut self, e: Event) {
+        let line = match e {
+            Event::Step { step, .. } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_position(step);
+                }
+                return;
+            }
+            Event::Log(r) => {
+                let msg = format!("d_loss {:.4}  g_loss {:.4}", r.d_loss, r.g_loss);
+                if let Some(bar) = &self.bar {
+                    bar.set_message(msg);
+                    return;
+                }
+                format!("step {:>8}  {msg}  {:.1} it/s", r.step, r.steps_per_sec)
+            }
+            Event::Eval(r) => format!(
+                "eval step {}: {}/{} modes, {:.1}% high quality, reverse KL {:.4}",
+                r.step,
+                r.modes.modes_captured,
+                r.modes.n_modes,
+                100.0 * r.modes.high_quality_fraction,
+                r.modes.reverse_kl
+            ),
+            Event::Checkpoint(p) => format!("checkpoint {}", p.display()),
+        };
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

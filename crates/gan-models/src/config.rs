@@ -1,0 +1,259 @@
+use serde::{Deserialize, Serialize};
+
+use crate::error::{config_err, Result};
+
+/// Hidden-layer nonlinearity.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Activation {
+    /// max(x, 0).
+    #[default]
+    Relu,
+    /// max(x, slope * x) with the config's `leaky_slope`.
+    LeakyRelu,
+    /// tanh.
+    Tanh,
+    /// ELU (alpha 1).
+    Elu,
+    /// x * sigmoid(x).
+    Silu,
+    /// No nonlinearity (useful with maxout, which is its own nonlinearity).
+    Identity,
+}
+
+/// Weight initialisation of linear layers (biases start at zero, except `torch`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum WeightInit {
+    /// N(0, init_std^2), as DCGAN and PacGAN.
+    #[default]
+    Normal,
+    /// Xavier/Glorot uniform.
+    Xavier,
+    /// libtorch's default (Kaiming uniform, a = sqrt 5) with its default bias.
+    Torch,
+}
+
+/// The body of an MLP, shared by generators and discriminators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MlpConfig {
+    /// Number of hidden layers.
+    pub depth: usize,
+    /// Units per hidden layer (after maxout).
+    pub width: usize,
+    /// Nonlinearity after each hidden layer (applied after maxout, if any).
+    pub activation: Activation,
+    /// Negative slope of `leaky-relu`.
+    pub leaky_slope: f64,
+    /// Batch normalisation after each hidden linear layer.
+    pub batch_norm: bool,
+    /// Maxout pieces per unit (1 = no maxout; PacGAN's discriminator uses 5).
+    pub maxout: usize,
+    /// Weight initialisation.
+    pub init: WeightInit,
+    /// Standard deviation of `normal` initialisation.
+    pub init_std: f64,
+}
+
+impl Default for MlpConfig {
+    fn default() -> Self {
+        MlpConfig {
+            depth: 3,
+            width: 128,
+            activation: Activation::Relu,
+            leaky_slope: 0.2,
+            batch_norm: false,
+            maxout: 1,
+            init: WeightInit::Normal,
+            init_std: 0.02,
+        }
+    }
+}
+
+impl MlpConfig {
+    fn validate(&self, prefix: &str) -> Result<()> {
+        if self.depth == 0 || self.depth > 64 {
+            return Err(config_err(
+                &format!("{prefix}.depth"),
+                format!("{} is not in 1..=64", self.depth),
+            ));
+        }
+        if self.width == 0 || self.width > 1 << 16 {
+            return Err(config_err(
+                &format!("{prefix}.width"),
+                format!("{} is not in 1..=65536", self.width),
+            ));
+        }
+        if self.maxout == 0 || self.maxout > 64 {
+            return Err(config_err(
+                &format!("{prefix}.maxout"),
+                format!("{} is not in 1..=64", self.maxout),
+            ));
+        }
+        if !(self.init_std > 0.0 && self.init_std.is_finite()) {
+            return Err(config_err(
+                &format!("{prefix}.init_std"),
+                format!("{} must be positive", self.init_std),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.leaky_slope) {
+            return Err(config_err(
+                &format!("{prefix}.leaky_slope"),
+                format!("{} is not in [0, 1)", self.leaky_slope),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Which generator to build (`arch = "mlp"` in TOML).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arch", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum GeneratorConfig {
+    /// An MLP mapping a Gaussian latent to data space.
+    Mlp {
+        /// Size of the latent vector z ~ N(0, I).
+        #[serde(default = "default_latent")]
+        latent_dim: i64,
+        /// The hidden layers.
+        #[serde(default)]
+        mlp: MlpConfig,
+    },
+}
+
+fn default_latent() -> i64 {
+    2
+}
+
+fn default_pack() -> i64 {
+    1
+}
+
+impl Default for GeneratorConfig {
+    fn default() -> Self {
+        GeneratorConfig::Mlp {
+            latent_dim: 2,
+            mlp: MlpConfig::default(),
+        }
+    }
+}
+
+impl GeneratorConfig {
+    /// Checks ranges; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            GeneratorConfig::Mlp { latent_dim, mlp } => {
+                if !(1..=1 << 16).contains(latent_dim) {
+                    return Err(config_err(
+                        "generator.latent_dim",
+                        format!("{latent_dim} is not in 1..=65536"),
+                    ));
+                }
+                mlp.validate("generator.mlp")
+            }
+        }
+    }
+}
+
+/// Which discriminator to build (`arch = "mlp"` in TOML).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arch", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DiscriminatorConfig {
+    /// An MLP judging `pack` samples at once.
+    Mlp {
+        /// PacGAN packing degree (1 = an ordinary discriminator).
+        #[serde(default = "default_pack")]
+        pack: i64,
+        /// The hidden layers.
+        #[serde(default)]
+        mlp: MlpConfig,
+    },
+}
+
+impl Default for DiscriminatorConfig {
+    fn default() -> Self {
+        DiscriminatorConfig::Mlp {
+            pack: 1,
+            mlp: MlpConfig::default(),
+        }
+    }
+}
+
+impl DiscriminatorConfig {
+    /// Checks ranges; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            DiscriminatorConfig::Mlp { pack, mlp } => {
+                if !(1..=64).contains(pack) {
+                    return Err(config_err(
+                        "discriminator.pack",
+                        format!("{pack} is not in 1..=64"),
+                    ));
+                }
+                mlp.validate("discriminator.mlp")
+            }
+        }
+    }
+
+    /// PacGAN packing degree.
+    pub fn pack(&self) -> i64 {
+        match self {
+            DiscriminatorConfig::Mlp { pack, .. } => *pack,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_round_trip_and_unknown_keys() {
+        let src = r#"
+arch = "mlp"
+pack = 2
+[mlp]
+depth = 3
+width = 200
+maxout = 5
+activation = "identity"
+"#;
+        let d: DiscriminatorConfig = toml::from_str(src).unwrap();
+        assert_eq!(d.pack(), 2);
+        d.validate().unwrap();
+        let back: DiscriminatorConfig = toml::from_str(&toml::to_string(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
+
+        let err = toml::from_str::<DiscriminatorConfig>("arch = \"mlp\"\n[mlp]\nwidht = 3\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("widht"), "{err}");
+        let err = toml::from_str::<GeneratorConfig>("arch = \"resnet\"\n").unwrap_err();
+        assert!(err.to_string().contains("resnet"), "{err}");
+    }
+
+    #[test]
+    fn ranges_are_checked_with_the_key() {
+        let cfg = DiscriminatorConfig::Mlp {
+            pack: 0,
+            mlp: MlpConfig::default(),
+        };
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("discriminator.pack"));
+        let cfg = GeneratorConfig::Mlp {
+            latent_dim: 2,
+            mlp: MlpConfig {
+                maxout: 0,
+                ..Default::default()
+            },
+        };
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("generator.mlp.maxout"));
+    }
+}

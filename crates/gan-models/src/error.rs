@@ -1,0 +1,37 @@
+use thiserror::Error;
+
+/// Errors of `gan-models`.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A config value out of range; names the key.
+    #[error("invalid value for `{key}`: {message}")]
+    Config {
+        /// The offending key, e.g. `discriminator.pack`.
+        key: String,
+        /// Why it is wrong.
+        message: String,
+    },
+    /// An input of the wrong shape.
+    #[error("{what}: expected {expected}, got shape {got:?}")]
+    Shape {
+        /// Which network or input.
+        what: &'static str,
+        /// What was expected.
+        expected: String,
+        /// The shape that came.
+        got: Vec<i64>,
+    },
+    /// An error raised by libtorch.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn config_err(key: &str, message: impl Into<String>) -> Error {
+    Error::Config {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}

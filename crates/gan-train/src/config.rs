@@ -1,0 +1,367 @@
+//! The run configuration: typed, `deny_unknown_fields`, validated, saved into the run folder.
+use std::path::Path;
+
+use gan_data::MixtureKind;
+use gan_losses::GanLoss;
+use gan_models::{DiscriminatorConfig, GeneratorConfig};
+use gan_tensor::DeviceSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{config_err, Error, Result};
+
+/// Everything a run needs; the TOML file form of `configs/*.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// A short name, used for the default run folder.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// The run seed: weights, data and latents all derive from it.
+    #[serde(default)]
+    pub seed: u64,
+    /// Where to train.
+    #[serde(default)]
+    pub device: DeviceSpec,
+    /// The data.
+    pub data: DataConfig,
+    /// The generator.
+    #[serde(default)]
+    pub generator: GeneratorConfig,
+    /// The discriminator.
+    #[serde(default)]
+    pub discriminator: DiscriminatorConfig,
+    /// Loss and regularisers.
+    #[serde(default)]
+    pub loss: LossConfig,
+    /// Optimiser settings.
+    #[serde(default)]
+    pub optim: OptimConfig,
+    /// The schedule.
+    #[serde(default)]
+    pub train: ScheduleConfig,
+}
+
+fn default_name() -> String {
+    "run".into()
+}
+
+/// The training data (`kind = "ring"` in TOML).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DataConfig {
+    /// 8 Gaussians on the unit circle, std 0.01.
+    Ring,
+    /// 25 Gaussians on a 5x5 grid, std 0.05.
+    Grid,
+}
+
+impl DataConfig {
+    /// The mixture this names.
+    pub fn mixture_kind(self) -> MixtureKind {
+        match self {
+            DataConfig::Ring => MixtureKind::Ring,
+            DataConfig::Grid => MixtureKind::Grid,
+        }
+    }
+}
+
+/// Adversarial loss and gradient regularisers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossConfig {
+    /// The adversarial loss.
+    pub kind: GanLoss,
+    /// WGAN-GP weight (lambda; 0 = off).
+    pub gp_weight: f64,
+    /// WGAN-GP target gradient norm.
+    pub gp_target: f64,
+    /// R1 weight gamma (penalty gamma/2 * E||grad D(real)||^2; 0 = off).
+    pub r1_gamma: f64,
+    /// R2 weight gamma (the same at fake samples; 0 = off).
+    pub r2_gamma: f64,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        LossConfig {
+            kind: GanLoss::NonSaturating,
+            gp_weight: 0.0,
+            gp_target: 1.0,
+            r1_gamma: 0.0,
+            r2_gamma: 0.0,
+        }
+    }
+}
+
+/// Adam settings (shared betas, separate learning rates: two time-scale updates).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimConfig {
+    /// Generator learning rate.
+    pub lr_g: f64,
+    /// Discriminator learning rate.
+    pub lr_d: f64,
+    /// Adam beta1.
+    pub beta1: f64,
+    /// Adam beta2.
+    pub beta2: f64,
+    /// Adam epsilon.
+    pub eps: f64,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        OptimConfig {
+            lr_g: 1e-4,
+            lr_d: 1e-4,
+            beta1: 0.5,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+/// Steps, batch, and how often to log, evaluate and checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// Generator steps in total.
+    pub steps: u64,
+    /// Samples per batch (real and fake each).
+    pub batch_size: i64,
+    /// Discriminator steps per generator step.
+    pub n_critic: u32,
+    /// Generator EMA decay per step (0 = no EMA: sampling uses the raw generator).
+    pub ema_decay: f64,
+    /// Write a `metrics.jsonl` line every this many steps.
+    pub log_every: u64,
+    /// Evaluate (mode metrics, scatter plot, samples) every this many steps (0 = only at the end).
+    pub eval_every: u64,
+    /// Samples drawn for an evaluation.
+    pub eval_samples: i64,
+    /// Write a checkpoint every this many steps (and always at the end).
+    pub checkpoint_every: u64,
+    /// Checkpoints kept on disk (at least 2).
+    pub keep_checkpoints: usize,
+    /// CPU threads for libtorch (0 = libtorch's default).
+    pub threads: i32,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            steps: 10_000,
+            batch_size: 100,
+            n_critic: 1,
+            ema_decay: 0.999,
+            log_every: 100,
+            eval_every: 0,
+            eval_samples: 2500,
+            checkpoint_every: 5_000,
+            keep_checkpoints: 2,
+            threads: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// A config with defaults for everything but the data.
+    pub fn new(data: DataConfig) -> Self {
+        TrainConfig {
+            name: default_name(),
+            seed: 0,
+            device: DeviceSpec::Auto,
+            data,
+            generator: GeneratorConfig::default(),
+            discriminator: DiscriminatorConfig::default(),
+            loss: LossConfig::default(),
+            optim: OptimConfig::default(),
+            train: ScheduleConfig::default(),
+        }
+    }
+
+    /// Parses TOML text; `origin` names the source in errors.
+    pub fn from_toml_str(text: &str, origin: &Path) -> Result<Self> {
+        let cfg: TrainConfig = toml::from_str(text).map_err(|source| Error::ConfigParse {
+            path: origin.to_path_buf(),
+            source,
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads, parses and validates a TOML file.
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml_str(&text, path)
+    }
+
+    /// The resolved config as TOML (what goes into the run folder).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a TrainConfig always serialises")
+    }
+
+    /// Checks every range; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        self.generator.validate()?;
+        self.discriminator.validate()?;
+        let t = &self.train;
+        let pos = |key: &str, v: f64| -> Result<()> {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(config_err(key, format!("{v} must be positive and finite")))
+            }
+        };
+        let nonneg = |key: &str, v: f64| -> Result<()> {
+            if v >= 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(config_err(key, format!("{v} must be >= 0 and finite")))
+            }
+        };
+        let unit = |key: &str, v: f64| -> Result<()> {
+            if (0.0..1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(config_err(key, format!("{v} is not in [0, 1)")))
+            }
+        };
+        if self.name.is_empty() || self.name.contains(['/', '\\']) {
+            return Err(config_err(
+                "name",
+                format!(
+                    "{:?} must be non-empty and contain no path separator",
+                    self.name
+                ),
+            ));
+        }
+        pos("optim.lr_g", self.optim.lr_g)?;
+        pos("optim.lr_d", self.optim.lr_d)?;
+        unit("optim.beta1", self.optim.beta1)?;
+        unit("optim.beta2", self.optim.beta2)?;
+        pos("optim.eps", self.optim.eps)?;
+        nonneg("loss.gp_weight", self.loss.gp_weight)?;
+        nonneg("loss.gp_target", self.loss.gp_target)?;
+        nonneg("loss.r1_gamma", self.loss.r1_gamma)?;
+        nonneg("loss.r2_gamma", self.loss.r2_gamma)?;
+        unit("train.ema_decay", t.ema_decay)?;
+        if t.steps == 0 {
+            return Err(config_err("train.steps", "must be at least 1"));
+        }
+        let pack = self.discriminator.pack();
+        if t.batch_size < 1 || t.batch_size % pack != 0 {
+            return Err(config_err(
+                "train.batch_size",
+                format!(
+                    "{} must be a positive multiple of discriminator.pack = {pack}",
+                    t.batch_size
+                ),
+            ));
+        }
+        if t.n_critic == 0 || t.n_critic > 100 {
+            return Err(config_err(
+                "train.n_critic",
+                format!("{} is not in 1..=100", t.n_critic),
+            ));
+        }
+        if t.log_every == 0 {
+            return Err(config_err("train.log_every", "must be at least 1"));
+        }
+        if t.checkpoint_every == 0 {
+            return Err(config_err("train.checkpoint_every", "must be at least 1"));
+        }
+        if t.keep_checkpoints < 2 {
+            return Err(config_err(
+                "train.keep_checkpoints",
+                format!(
+                    "{} must be at least 2 (a crash mid-write must leave one loadable)",
+                    t.keep_checkpoints
+                ),
+            ));
+        }
+        if t.eval_samples < 1 {
+            return Err(config_err("train.eval_samples", "must be at least 1"));
+        }
+        if t.threads < 0 {
+            return Err(config_err(
+                "train.threads",
+                "must be >= 0 (0 = libtorch default)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RING: &str = r#"
+name = "t"
+[data]
+kind = "ring"
+[train]
+steps = 10
+"#;
+
+    #[test]
+    fn minimal_config_gets_defaults_and_round_trips() {
+        let c = TrainConfig::from_toml_str(RING, Path::new("x.toml")).unwrap();
+        assert_eq!(c.train.steps, 10);
+        assert_eq!(c.train.batch_size, 100);
+        let back = TrainConfig::from_toml_str(&c.to_toml(), Path::new("y.toml")).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn unknown_keys_name_key_line_and_file() {
+        let bad = RING.replace("steps = 10", "steps = 10\nbatch_sise = 4");
+        let err = TrainConfig::from_toml_str(&bad, Path::new("configs/bad.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("configs/bad.toml")
+                && err.contains("batch_sise")
+                && err.contains("line 7"),
+            "{err}"
+        );
+        let bad = RING.replace("kind = \"ring\"", "kind = \"spiral\"");
+        let err = TrainConfig::from_toml_str(&bad, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("spiral"), "{err}");
+        let bad = RING.replace("[train]", "[model]\nx = 1\n[train]");
+        let err = TrainConfig::from_toml_str(&bad, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("model"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_key() {
+        for (patch, key) in [
+            ("steps = 0", "train.steps"),
+            ("steps = 10\nkeep_checkpoints = 1", "train.keep_checkpoints"),
+            ("steps = 10\nbatch_size = 0", "train.batch_size"),
+            ("steps = 10\nema_decay = 1.5", "train.ema_decay"),
+        ] {
+            let err =
+                TrainConfig::from_toml_str(&RING.replace("steps = 10", patch), Path::new("c.toml"))
+                    .unwrap_err();
+            assert!(err.to_string().contains(key), "{patch}: {err}");
+        }
+        let packed = format!("{RING}batch_size = 10\n[discriminator]\narch = \"mlp\"\npack = 4\n");
+        let err = TrainConfig::from_toml_str(&packed, Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("discriminator.pack = 4"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = TrainConfig::from_toml_file(Path::new("/no/such/config.toml")).unwrap_err();
+        assert!(err.to_string().contains("/no/such/config.toml"));
+    }
+}

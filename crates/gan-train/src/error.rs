@@ -1,0 +1,123 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Errors of `gan-train`.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A config file that cannot be read.
+    #[error("cannot read config {path}")]
+    ConfigRead {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A config file that does not parse (the message carries line and column).
+    #[error("invalid config {path}:\n{source}")]
+    ConfigParse {
+        /// The file.
+        path: PathBuf,
+        /// toml's error, with line, column and the offending key.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// A config value out of range.
+    #[error("invalid value for `{key}`: {message}")]
+    Config {
+        /// The dotted key.
+        key: String,
+        /// Why.
+        message: String,
+    },
+    /// A model config error.
+    #[error(transparent)]
+    Model(#[from] gan_models::Error),
+    /// A loss error.
+    #[error(transparent)]
+    Loss(#[from] gan_losses::Error),
+    /// A data error.
+    #[error(transparent)]
+    Data(#[from] gan_data::Error),
+    /// A device or tensor helper error.
+    #[error(transparent)]
+    Tensor(#[from] gan_tensor::Error),
+    /// libtorch failed.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+    /// A file operation failed.
+    #[error("{action} {path}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON file that does not parse.
+    #[error("invalid JSON in {path}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A run folder without a checkpoint.
+    #[error("no checkpoint in {0} (expected checkpoints/step-*/ with meta.json)")]
+    NoCheckpoint(PathBuf),
+    /// A checkpoint that does not fit the model built from the config.
+    #[error("checkpoint {path} does not match the model in the config:\n  {}", differences.join("\n  "))]
+    IncompatibleCheckpoint {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// One line per missing, unexpected, reshaped or retyped tensor.
+        differences: Vec<String>,
+    },
+    /// A loss became NaN or infinite.
+    #[error("{what} is not finite ({value}) at step {step}; training stopped. The last good checkpoint is {}", last_checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none (no checkpoint was written yet)".into()))]
+    NonFinite {
+        /// Which quantity.
+        what: &'static str,
+        /// Its value.
+        value: f64,
+        /// The step (0-based) that produced it.
+        step: u64,
+        /// The newest checkpoint on disk, untouched.
+        last_checkpoint: Option<PathBuf>,
+    },
+    /// An image could not be written.
+    #[error("cannot write image {path}")]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: image::ImageError,
+    },
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn io_err(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+pub(crate) fn config_err(key: &str, message: impl Into<String>) -> Error {
+    Error::Config {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}

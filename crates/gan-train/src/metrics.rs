@@ -1,0 +1,57 @@
+//! `metrics.jsonl`: one JSON object per line, each with `kind` and `step`.
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{io_err, Result};
+
+/// Appends records to `metrics.jsonl`, flushing each line.
+#[derive(Debug)]
+pub struct MetricsWriter {
+    path: PathBuf,
+    file: File,
+}
+
+impl MetricsWriter {
+    /// Opens `path` for appending. With `truncate_after = Some(step)` (a resume), first drops
+    /// the lines of steps after `step`, written after the checkpoint that is being resumed.
+    pub fn open(path: &Path, truncate_after: Option<u64>) -> Result<Self> {
+        if let (Some(step), true) = (truncate_after, path.exists()) {
+            let f = File::open(path).map_err(io_err("cannot read", path))?;
+            let mut kept = String::new();
+            for line in BufReader::new(f).lines() {
+                let line = line.map_err(io_err("cannot read", path))?;
+                let line_step = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v.get("step").and_then(|s| s.as_u64()));
+                if line_step.is_some_and(|s| s <= step) {
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
+            }
+            let tmp = path.with_extension("jsonl.tmp");
+            fs::write(&tmp, kept).map_err(io_err("cannot write", &tmp))?;
+            fs::rename(&tmp, path).map_err(io_err("cannot replace", path))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io_err("cannot open", path))?;
+        Ok(MetricsWriter {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Writes one record.
+    pub fn write<T: Serialize>(&mut self, record: &T) -> Result<()> {
+        let mut line = serde_json::to_string(record).expect("records serialise");
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(io_err("cannot append to", &self.path))
+    }
+}

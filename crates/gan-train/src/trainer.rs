@@ -1,0 +1,732 @@
+//! The adversarial loop.
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use gan_data::{points, Mixture2d, ModeMetrics};
+use gan_losses::{grad_norm_sq, gradient_penalty};
+use gan_models::{Discriminator, Generator};
+use gan_tensor::{seed_all, step_seed, Stream};
+use serde::{Deserialize, Serialize};
+use tch::{nn::VarStore, Device, Kind, Tensor};
+
+use crate::adam::Adam;
+use crate::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
+use crate::config::TrainConfig;
+use crate::error::{io_err, Error, Result};
+use crate::metrics::MetricsWriter;
+use crate::plot;
+
+/// The files of a run folder.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    /// The folder.
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    /// A run folder at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        RunDir { root: root.into() }
+    }
+    /// The resolved config.
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+    /// Checkpoint folders live here.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join("checkpoints")
+    }
+    /// One JSON record per line.
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.jsonl")
+    }
+    /// Samples written at evaluations.
+    pub fn samples(&self) -> PathBuf {
+        self.root.join("samples")
+    }
+    /// Plots.
+    pub fn plots(&self) -> PathBuf {
+        self.root.join("plots")
+    }
+}
+
+/// A `metrics.jsonl` training record: means over the steps since the previous one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainRecord {
+    /// Always `"train"`.
+    pub kind: String,
+    /// Generator steps completed.
+    pub step: u64,
+    /// Discriminator loss (with penalties).
+    pub d_loss: f64,
+    /// Generator loss.
+    pub g_loss: f64,
+    /// Mean discriminator logit on real samples.
+    pub d_real: f64,
+    /// Mean discriminator logit on generated samples.
+    pub d_fake: f64,
+    /// Generator steps per second over the interval.
+    pub steps_per_sec: f64,
+}
+
+/// A `metrics.jsonl` evaluation record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvalRecord {
+    /// Always `"eval"`.
+    pub kind: String,
+    /// Generator steps completed.
+    pub step: u64,
+    /// The 2D mode metrics of samples from the EMA generator.
+    #[serde(flatten)]
+    pub modes: ModeMetrics,
+}
+
+/// What the loop reports while it runs.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A generator step finished.
+    Step {
+        /// Steps completed.
+        step: u64,
+        /// Steps in the run.
+        total: u64,
+    },
+    /// A training record was written.
+    Log(&'a TrainRecord),
+    /// An evaluation was written.
+    Eval(&'a EvalRecord),
+    /// A checkpoint was written.
+    Checkpoint(&'a Path),
+}
+
+/// How a call to [`Trainer::run`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// All configured steps are done.
+    Finished {
+        /// Steps completed.
+        step: u64,
+    },
+    /// The stop flag was raised; a checkpoint of the current step was written.
+    Stopped {
+        /// Steps completed.
+        step: u64,
+    },
+}
+
+/// Generator, discriminator, EMA generator, optimisers and the run folder.
+pub struct Trainer {
+    cfg: TrainConfig,
+    run: RunDir,
+    device: Device,
+    data: Mixture2d,
+    vs_g: VarStore,
+    vs_d: VarStore,
+    vs_ema: VarStore,
+    g: Generator,
+    d: Discriminator,
+    g_ema: Generator,
+    opt_g: Adam,
+    opt_d: Adam,
+    ema_pairs: Vec<(Tensor, Tensor)>,
+    step: u64,
+    metrics: MetricsWriter,
+    pending: Vec<Tensor>,
+    interval_start: (u64, Instant),
+    last_checkpoint: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("run", &self.run.root)
+            .field("step", &self.step)
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+/// The networks a config describes, with their variable stores.
+struct Nets {
+    vs_g: VarStore,
+    vs_d: VarStore,
+    vs_ema: VarStore,
+    g: Generator,
+    d: Discriminator,
+    g_ema: Generator,
+}
+
+fn build_nets(cfg: &TrainConfig, device: Device, data_dim: i64) -> Result<Nets> {
+    seed_all(step_seed(cfg.seed, Stream::Init, 0));
+    let vs_g = VarStore::new(device);
+    let vs_d = VarStore::new(device);
+    let mut vs_ema = VarStore::new(device);
+    let g = Generator::new(&vs_g.root(), &cfg.generator, data_dim)?;
+    let d = Discriminator::new(&vs_d.root(), &cfg.discriminator, data_dim)?;
+    let g_ema = Generator::new(&vs_ema.root(), &cfg.generator, data_dim)?;
+    vs_ema.copy(&vs_g)?;
+    vs_ema.freeze();
+    Ok(Nets {
+        vs_g,
+        vs_d,
+        vs_ema,
+        g,
+        d,
+        g_ema,
+    })
+}
+
+fn sorted_vars(vs: &VarStore) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn layout(prefix: &str, vars: &[(String, Tensor)], out: &mut BTreeMap<String, (Vec<i64>, Kind)>) {
+    for (n, t) in vars {
+        out.insert(format!("{prefix}.{n}"), (t.size(), t.kind()));
+    }
+}
+
+fn copy_into(
+    vars: &[(String, Tensor)],
+    prefix: &str,
+    tensors: &BTreeMap<String, Tensor>,
+) -> Result<()> {
+    tch::no_grad(|| -> Result<()> {
+        for (n, t) in vars {
+            let src = &tensors[&format!("{prefix}.{n}")];
+            t.shallow_clone().f_copy_(src)?;
+        }
+        Ok(())
+    })
+}
+
+fn write_atomic(path: &Path, contents: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, contents).map_err(io_err("cannot write", &tmp))?;
+    fs::rename(&tmp, path).map_err(io_err("cannot replace", path))
+}
+
+impl Trainer {
+    /// Starts a new run in `run_dir` (created if needed; refused if it already holds checkpoints).
+    pub fn create(cfg: TrainConfig, run_dir: impl Into<PathBuf>) -> Result<Self> {
+        cfg.validate()?;
+        let run = RunDir::new(run_dir);
+        if checkpoint::latest(&run.checkpoints())?.is_some() {
+            return Err(Error::Config {
+                key: "--out".into(),
+                message: format!(
+                    "{} already holds a run; resume it with --resume or choose another folder",
+                    run.root.display()
+                ),
+            });
+        }
+        for dir in [
+            run.root.clone(),
+            run.checkpoints(),
+            run.samples(),
+            run.plots(),
+        ] {
+            fs::create_dir_all(&dir).map_err(io_err("cannot create", &dir))?;
+        }
+        write_atomic(&run.config(), &cfg.to_toml())?;
+        let metrics = MetricsWriter::open(&run.metrics(), Some(0))?;
+        Self::assemble(cfg, run, metrics)
+    }
+
+    /// Continues the run in `run_dir` from its newest checkpoint. With `cfg`, that config
+    /// replaces the saved one (e.g. more steps), provided the model and seed still match.
+    pub fn resume(run_dir: impl Into<PathBuf>, cfg: Option<TrainConfig>) -> Result<Self> {
+        let run = RunDir::new(run_dir);
+        let saved_cfg = TrainConfig::from_toml_file(&run.config())?;
+        let cfg = cfg.unwrap_or(saved_cfg);
+        cfg.validate()?;
+        let ckpt = checkpoint::latest(&run.checkpoints())?
+            .ok_or_else(|| Error::NoCheckpoint(run.root.clone()))?;
+        let loaded = checkpoint::load(&ckpt.path)?;
+        let metrics = MetricsWriter::open(&run.metrics(), Some(loaded.meta.step))?;
+        let mut t = Self::assemble(cfg, run, metrics)?;
+        t.restore(loaded)?;
+        write_atomic(&t.run.config(), &t.cfg.to_toml())?;
+        Ok(t)
+    }
+
+    fn assemble(cfg: TrainConfig, run: RunDir, metrics: MetricsWriter) -> Result<Self> {
+        if cfg.train.threads > 0 {
+            tch::set_num_threads(cfg.train.threads);
+        }
+        let device = cfg.device.resolve()?;
+        let data = Mixture2d::new(cfg.data.mixture_kind());
+        let Nets {
+            vs_g,
+            vs_d,
+            vs_ema,
+            g,
+            d,
+            g_ema,
+        } = build_nets(&cfg, device, 2)?;
+        let o = &cfg.optim;
+        let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps);
+        let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps);
+        let ema_pairs = sorted_vars(&vs_ema)
+            .into_iter()
+            .zip(sorted_vars(&vs_g))
+            .map(|((_, e), (_, p))| (e, p))
+            .collect();
+        Ok(Trainer {
+            cfg,
+            run,
+            device,
+            data,
+            vs_g,
+            vs_d,
+            vs_ema,
+            g,
+            d,
+            g_ema,
+            opt_g,
+            opt_d,
+            ema_pairs,
+            step: 0,
+            metrics,
+            pending: Vec::new(),
+            interval_start: (0, Instant::now()),
+            last_checkpoint: None,
+        })
+    }
+
+    /// Every tensor a checkpoint holds, by name.
+    fn state(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for (prefix, vs) in [
+            ("g", &self.vs_g),
+            ("d", &self.vs_d),
+            ("g_ema", &self.vs_ema),
+        ] {
+            out.extend(
+                sorted_vars(vs)
+                    .into_iter()
+                    .map(|(n, t)| (format!("{prefix}.{n}"), t)),
+            );
+        }
+        for (prefix, opt) in [("opt_g", &self.opt_g), ("opt_d", &self.opt_d)] {
+            out.extend(
+                opt.state()
+                    .into_iter()
+                    .map(|(n, t)| (format!("{prefix}.{n}"), t)),
+            );
+        }
+        out
+    }
+
+    fn restore(&mut self, loaded: checkpoint::Loaded) -> Result<()> {
+        let expected: BTreeMap<String, (Vec<i64>, Kind)> = self
+            .state()
+            .into_iter()
+            .map(|(n, t)| (n, (t.size(), t.kind())))
+            .collect();
+        let mut result = checkpoint::check_layout(&loaded.path, &expected, &loaded.tensors);
+        if loaded.meta.seed != self.cfg.seed {
+            let diff = format!(
+                "seed: checkpoint {}, config {}",
+                loaded.meta.seed, self.cfg.seed
+            );
+            result = match result {
+                Ok(()) => Err(Error::IncompatibleCheckpoint {
+                    path: loaded.path.clone(),
+                    differences: vec![diff],
+                }),
+                Err(Error::IncompatibleCheckpoint {
+                    path,
+                    mut differences,
+                }) => {
+                    differences.push(diff);
+                    Err(Error::IncompatibleCheckpoint { path, differences })
+                }
+                Err(e) => Err(e),
+            };
+        }
+        result?;
+        let tensors = &loaded.tensors;
+        copy_into(&sorted_vars(&self.vs_g), "g", tensors)?;
+        copy_into(&sorted_vars(&self.vs_d), "d", tensors)?;
+        copy_into(&sorted_vars(&self.vs_ema), "g_ema", tensors)?;
+        let get_g = |n: &str| {
+            tensors
+                .get(&format!("opt_g.{n}"))
+                .map(|t| t.shallow_clone())
+        };
+        self.opt_g.load_state(&get_g)?;
+        let get_d = |n: &str| {
+            tensors
+                .get(&format!("opt_d.{n}"))
+                .map(|t| t.shallow_clone())
+        };
+        self.opt_d.load_state(&get_d)?;
+        self.step = loaded.meta.step;
+        self.interval_start = (self.step, Instant::now());
+        self.last_checkpoint = Some(loaded.path);
+        Ok(())
+    }
+
+    /// Generator steps completed.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+
+    /// The run folder.
+    pub fn run_dir(&self) -> &RunDir {
+        &self.run
+    }
+
+    /// The device in use.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Every network and optimiser tensor by name (for tests and tools).
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        self.state()
+    }
+
+    /// One generator step and the `n_critic` discriminator steps before it, seeded from
+    /// `(seed, step)`. Losses are kept on the device until the next log.
+    pub fn train_step(&mut self) -> Result<()> {
+        seed_all(step_seed(self.cfg.seed, Stream::Train, self.step));
+        let b = self.cfg.train.batch_size;
+        let latent = self.g.latent_dim();
+        let lc = self.cfg.loss.clone();
+        let opts = (Kind::Float, self.device);
+
+        let mut d_stats = None;
+        let mut last_real = None;
+        for _ in 0..self.cfg.train.n_critic {
+            let real = self.data.sample(b, self.device);
+            let z = Tensor::randn([b, latent], opts);
+            let fake = tch::no_grad(|| self.g.forward_t(&z, true));
+            let real_in = if lc.r1_gamma > 0.0 {
+                real.detach().set_requires_grad(true)
+            } else {
+                real.shallow_clone()
+            };
+            let fake_in = if lc.r2_gamma > 0.0 {
+                fake.detach().set_requires_grad(true)
+            } else {
+                fake.shallow_clone()
+            };
+            let l_real = self.d.forward_t(&real_in, true)?;
+            let l_fake = self.d.forward_t(&fake_in, true)?;
+            let mut loss = lc.kind.discriminator(&l_real, &l_fake)?;
+            if lc.gp_weight > 0.0 {
+                let d = &self.d;
+                let critic = |x: &Tensor| d.forward_t(x, true).expect("shape checked above");
+                loss = loss + gradient_penalty(critic, &real, &fake, lc.gp_target)? * lc.gp_weight;
+            }
+            if lc.r1_gamma > 0.0 {
+                loss =
+                    loss + grad_norm_sq(&l_real, &real_in)?.mean(Kind::Float) * (lc.r1_gamma / 2.0);
+            }
+            if lc.r2_gamma > 0.0 {
+                loss =
+                    loss + grad_norm_sq(&l_fake, &fake_in)?.mean(Kind::Float) * (lc.r2_gamma / 2.0);
+            }
+            self.opt_d.zero_grad();
+            loss.backward();
+            self.opt_d.step();
+            d_stats = Some((
+                loss.detach(),
+                l_real.detach().mean(Kind::Float),
+                l_fake.detach().mean(Kind::Float),
+            ));
+            last_real = Some(real);
+        }
+
+        self.vs_d.freeze();
+        let z = Tensor::randn([b, latent], opts);
+        let fake = self.g.forward_t(&z, true);
+        let l_fake = self.d.forward_t(&fake, true)?;
+        let l_real = if lc.kind.needs_real_for_generator() {
+            let real = last_real.expect("n_critic >= 1");
+            self.d.forward_t(&real, true)?.detach()
+        } else {
+            l_fake.detach()
+        };
+        let g_loss = lc.kind.generator(&l_real, &l_fake);
+        self.vs_d.unfreeze();
+        let g_loss = g_loss?;
+        self.opt_g.zero_grad();
+        g_loss.backward();
+        self.opt_g.step();
+
+        // EMA of every generator tensor (weights and batch-norm statistics), with the
+        // usual warm-up so early samples are not dominated by the random initialisation.
+        let beta = self
+            .cfg
+            .train
+            .ema_decay
+            .min((1.0 + self.step as f64) / (10.0 + self.step as f64));
+        tch::no_grad(|| {
+            for (e, p) in &mut self.ema_pairs {
+                let _ = e.lerp_(p, 1.0 - beta);
+            }
+        });
+
+        let (d_loss, d_real, d_fake) = d_stats.expect("n_critic >= 1");
+        self.pending
+            .push(Tensor::stack(&[d_loss, g_loss.detach(), d_real, d_fake], 0));
+        self.step += 1;
+        Ok(())
+    }
+
+    /// Checks the pending losses (first non-finite one stops the run) and writes their means.
+    fn flush(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let n = self.pending.len();
+        let first_step = self.step - n as u64;
+        let all = Tensor::stack(&self.pending, 0)
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Double);
+        self.pending.clear();
+        let v = Vec::<f64>::try_from(all.view([-1]))?;
+        let names = [
+            "discriminator loss",
+            "generator loss",
+            "discriminator output on real samples",
+            "discriminator output on fake samples",
+        ];
+        for (i, row) in v.chunks_exact(4).enumerate() {
+            if let Some(k) = row.iter().position(|x| !x.is_finite()) {
+                return Err(Error::NonFinite {
+                    what: names[k],
+                    value: row[k],
+                    step: first_step + i as u64,
+                    last_checkpoint: self.last_checkpoint.clone(),
+                });
+            }
+        }
+        let mean = |k: usize| v.iter().skip(k).step_by(4).sum::<f64>() / n as f64;
+        let (s0, t0) = self.interval_start;
+        let secs = t0.elapsed().as_secs_f64().max(1e-9);
+        let rec = TrainRecord {
+            kind: "train".into(),
+            step: self.step,
+            d_loss: mean(0),
+            g_loss: mean(1),
+            d_real: mean(2),
+            d_fake: mean(3),
+            steps_per_sec: (self.step - s0) as f64 / secs,
+        };
+        self.interval_start = (self.step, Instant::now());
+        self.metrics.write(&rec)?;
+        on_event(Event::Log(&rec));
+        Ok(())
+    }
+
+    /// Samples `n` points from the EMA generator with `seed` (eval mode: no statistics change).
+    pub fn sample_ema(&self, n: i64, seed: i64) -> Tensor {
+        sample_generator(&self.g_ema, n, seed, self.device)
+    }
+
+    /// Evaluates the EMA generator: mode metrics, samples CSV, scatter plot and loss plot.
+    pub fn evaluate(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<EvalRecord> {
+        let x = self.sample_ema(
+            self.cfg.train.eval_samples,
+            step_seed(self.cfg.seed, Stream::Eval, 0),
+        );
+        let pts = points(&x)?;
+        let modes = self.data.evaluate(&pts)?;
+        let rec = EvalRecord {
+            kind: "eval".into(),
+            step: self.step,
+            modes,
+        };
+        self.metrics.write(&rec)?;
+        let csv = self
+            .run
+            .samples()
+            .join(format!("step-{:09}.csv", self.step));
+        write_csv(&csv, &pts)?;
+        let png = self
+            .run
+            .plots()
+            .join(format!("samples-step-{:09}.png", self.step));
+        scatter(&self.data, &png, &pts)?;
+        fs::copy(&png, self.run.plots().join("samples-latest.png"))
+            .map_err(io_err("cannot copy", &png))?;
+        plot_losses(&self.run)?;
+        on_event(Event::Eval(&rec));
+        Ok(rec)
+    }
+
+    /// Writes a checkpoint of the current step.
+    pub fn save_checkpoint(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<PathBuf> {
+        let state = self.state();
+        let meta = CheckpointMeta {
+            format_version: FORMAT_VERSION,
+            step: self.step,
+            seed: self.cfg.seed,
+            tensors: state.len(),
+        };
+        let path = checkpoint::save(
+            &self.run.checkpoints(),
+            &meta,
+            &state,
+            self.cfg.train.keep_checkpoints,
+        )?;
+        on_event(Event::Checkpoint(&path));
+        self.last_checkpoint = Some(path.clone());
+        Ok(path)
+    }
+
+    /// Trains until `train.steps` or until `stop` is raised (then checkpoints and returns).
+    pub fn run(&mut self, stop: &AtomicBool, on_event: &mut dyn FnMut(Event)) -> Result<Outcome> {
+        let total = self.cfg.train.steps;
+        let t = self.cfg.train.clone();
+        self.interval_start = (self.step, Instant::now());
+        let mut saved_at = self.last_checkpoint.as_ref().map(|_| self.step);
+        let mut evaluated_at = None;
+        while self.step < total {
+            self.train_step()?;
+            let s = self.step;
+            on_event(Event::Step { step: s, total });
+            if s % t.log_every == 0 {
+                self.flush(on_event)?;
+            }
+            if t.eval_every > 0 && s % t.eval_every == 0 {
+                self.flush(on_event)?;
+                self.evaluate(on_event)?;
+                evaluated_at = Some(s);
+            }
+            if s % t.checkpoint_every == 0 {
+                self.flush(on_event)?;
+                self.save_checkpoint(on_event)?;
+                saved_at = Some(s);
+            }
+            if stop.load(Ordering::SeqCst) && s < total {
+                self.flush(on_event)?;
+                if saved_at != Some(s) {
+                    self.save_checkpoint(on_event)?;
+                }
+                return Ok(Outcome::Stopped { step: s });
+            }
+        }
+        self.flush(on_event)?;
+        if evaluated_at != Some(self.step) {
+            self.evaluate(on_event)?;
+        }
+        if saved_at != Some(self.step) {
+            self.save_checkpoint(on_event)?;
+        }
+        Ok(Outcome::Finished { step: self.step })
+    }
+}
+
+fn sample_generator(g: &Generator, n: i64, seed: i64, device: Device) -> Tensor {
+    seed_all(seed);
+    let z = Tensor::randn([n, g.latent_dim()], (Kind::Float, device));
+    tch::no_grad(|| g.forward_t(&z, false))
+}
+
+/// Writes `x,y` lines, no header.
+pub fn write_csv(path: &Path, pts: &[[f32; 2]]) -> Result<()> {
+    let mut s = String::with_capacity(pts.len() * 24);
+    for [x, y] in pts {
+        s.push_str(&format!("{x},{y}\n"));
+    }
+    write_atomic(path, &s)
+}
+
+fn scatter(data: &Mixture2d, path: &Path, pts: &[[f32; 2]]) -> Result<()> {
+    let extent = data
+        .means()
+        .iter()
+        .flatten()
+        .fold(0f64, |a, &b| a.max(b.abs()))
+        * 1.375;
+    plot::scatter_2d(path, pts, data.means(), 3.0 * data.std(), extent)
+}
+
+/// Redraws `plots/losses.png` from `metrics.jsonl` (discriminator blue, generator red).
+fn plot_losses(run: &RunDir) -> Result<()> {
+    let text = fs::read_to_string(run.metrics()).map_err(io_err("cannot read", run.metrics()))?;
+    let (mut d, mut g) = (Vec::new(), Vec::new());
+    for rec in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<TrainRecord>(l).ok())
+        .filter(|r| r.kind == "train")
+    {
+        d.push((rec.step as f64, rec.d_loss));
+        g.push((rec.step as f64, rec.g_loss));
+    }
+    plot::lines(
+        &run.plots().join("losses.png"),
+        &[("d_loss", d), ("g_loss", g)],
+    )
+}
+
+/// A trained EMA generator loaded from a run folder.
+#[derive(Debug)]
+pub struct TrainedGenerator {
+    /// The run's config.
+    pub config: TrainConfig,
+    /// The checkpoint's step.
+    pub step: u64,
+    /// The checkpoint folder.
+    pub checkpoint: PathBuf,
+    generator: Generator,
+    device: Device,
+    _vs: VarStore,
+}
+
+impl TrainedGenerator {
+    /// Loads the EMA generator of the newest checkpoint in `run_dir` onto `device`.
+    pub fn load(run_dir: &Path, device: Device) -> Result<Self> {
+        let run = RunDir::new(run_dir);
+        let config = TrainConfig::from_toml_file(&run.config())?;
+        let ckpt = checkpoint::latest(&run.checkpoints())?
+            .ok_or_else(|| Error::NoCheckpoint(run.root.clone()))?;
+        let loaded = checkpoint::load(&ckpt.path)?;
+        let vs = VarStore::new(device);
+        let generator = Generator::new(&vs.root(), &config.generator, 2)?;
+        let vars = sorted_vars(&vs);
+        let mut expected = BTreeMap::new();
+        layout("g_ema", &vars, &mut expected);
+        let subset: BTreeMap<String, Tensor> = loaded
+            .tensors
+            .iter()
+            .filter(|(k, _)| k.starts_with("g_ema."))
+            .map(|(k, v)| (k.clone(), v.shallow_clone()))
+            .collect();
+        checkpoint::check_layout(&ckpt.path, &expected, &subset)?;
+        copy_into(&vars, "g_ema", &subset)?;
+        Ok(TrainedGenerator {
+            config,
+            step: loaded.meta.step,
+            checkpoint: ckpt.path,
+            generator,
+            device,
+            _vs: vs,
+        })
+    }
+
+    /// `n` samples from latents seeded by `seed`.
+    pub fn sample(&self, n: i64, seed: i64) -> Tensor {
+        sample_generator(&self.generator, n, seed, self.device)
+    }
+
+    /// The mixture the run was trained on.
+    pub fn data(&self) -> Mixture2d {
+        Mixture2d::new(self.config.data.mixture_kind())
+    }
+}
