@@ -170,7 +170,7 @@ mod tests {
                 .var_copy("w", &Tensor::from_slice(&[0.3f32, -0.7, 2.0]));
             let mut opt = Adam::new(&vs, 0.05, 0.5, 0.999, 1e-8);
             let target = Tensor::from_slice(&[1.0f32, 1.0, -1.0]);
-            let mut do_step = |opt: &mut Adam| {
+            let do_step = |opt: &mut Adam| {
                 opt.zero_grad();
                 (&w - &target)
                     .pow_tensor_scalar(4)

@@ -19,6 +19,9 @@ use crate::error::{io_err, Error, Result};
 use crate::metrics::MetricsWriter;
 use crate::plot;
 
+/// Dimension of the samples (the 2D mixtures).
+const DATA_DIM: i64 = 2;
+
 /// The files of a run folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -268,7 +271,7 @@ impl Trainer {
             g,
             d,
             g_ema,
-        } = build_nets(&cfg, device, 2)?;
+        } = build_nets(&cfg, device, DATA_DIM)?;
         let o = &cfg.optim;
         let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps);
         let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps);
@@ -407,6 +410,10 @@ impl Trainer {
         let lc = self.cfg.loss.clone();
         let opts = (Kind::Float, self.device);
 
+        // Penalties see a pack (the discriminator's unit of judgement) as one sample:
+        // inputs are viewed as [B / pack, pack * dim] and one gradient norm is taken per pack.
+        let (pack, dim) = (self.d.pack(), DATA_DIM);
+        let as_packs = |t: &Tensor| t.reshape([b / pack, pack * dim]);
         let mut d_stats = None;
         let mut last_real = None;
         for _ in 0..self.cfg.train.n_critic {
@@ -414,22 +421,28 @@ impl Trainer {
             let z = Tensor::randn([b, latent], opts);
             let fake = tch::no_grad(|| self.g.forward_t(&z, true));
             let real_in = if lc.r1_gamma > 0.0 {
-                real.detach().set_requires_grad(true)
+                as_packs(&real).detach().set_requires_grad(true)
             } else {
                 real.shallow_clone()
             };
             let fake_in = if lc.r2_gamma > 0.0 {
-                fake.detach().set_requires_grad(true)
+                as_packs(&fake).detach().set_requires_grad(true)
             } else {
                 fake.shallow_clone()
             };
-            let l_real = self.d.forward_t(&real_in, true)?;
-            let l_fake = self.d.forward_t(&fake_in, true)?;
+            let l_real = self.d.forward_t(&real_in.reshape([-1, dim]), true)?;
+            let l_fake = self.d.forward_t(&fake_in.reshape([-1, dim]), true)?;
             let mut loss = lc.kind.discriminator(&l_real, &l_fake)?;
             if lc.gp_weight > 0.0 {
                 let d = &self.d;
-                let critic = |x: &Tensor| d.forward_t(x, true).expect("shape checked above");
-                loss = loss + gradient_penalty(critic, &real, &fake, lc.gp_target)? * lc.gp_weight;
+                // Shapes were checked by the forward passes above.
+                let critic = |x: &Tensor| {
+                    d.forward_t(&x.reshape([-1, dim]), true)
+                        .expect("checked shape")
+                };
+                loss = loss
+                    + gradient_penalty(critic, &as_packs(&real), &as_packs(&fake), lc.gp_target)?
+                        * lc.gp_weight;
             }
             if lc.r1_gamma > 0.0 {
                 loss =
@@ -698,7 +711,7 @@ impl TrainedGenerator {
             .ok_or_else(|| Error::NoCheckpoint(run.root.clone()))?;
         let loaded = checkpoint::load(&ckpt.path)?;
         let vs = VarStore::new(device);
-        let generator = Generator::new(&vs.root(), &config.generator, 2)?;
+        let generator = Generator::new(&vs.root(), &config.generator, DATA_DIM)?;
         let vars = sorted_vars(&vs);
         let mut expected = BTreeMap::new();
         layout("g_ema", &vars, &mut expected);

@@ -1,0 +1,77 @@
+//! Shared helpers: a tiny config and a runner that records events.
+#![allow(dead_code)]
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use gan_train::{Event, Outcome, TrainConfig, Trainer};
+use tch::Tensor;
+
+/// Torch's random generator is process-global and the loop re-seeds it every step, so two
+/// trainings in one process must not interleave: every test that trains holds this lock.
+pub fn torch_rng_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A small ring config with every moving part: batch norm, packing, EMA, maxout.
+pub fn tiny(steps: u64) -> TrainConfig {
+    let text = format!(
+        r#"
+name = "tiny"
+seed = 7
+device = "cpu"
+[data]
+kind = "ring"
+[generator]
+arch = "mlp"
+latent_dim = 2
+[generator.mlp]
+depth = 2
+width = 32
+batch_norm = true
+[discriminator]
+arch = "mlp"
+pack = 2
+[discriminator.mlp]
+depth = 2
+width = 16
+maxout = 3
+activation = "identity"
+[optim]
+lr_g = 5e-4
+lr_d = 5e-4
+[train]
+steps = {steps}
+batch_size = 20
+log_every = 5
+eval_every = 0
+eval_samples = 200
+checkpoint_every = 10
+keep_checkpoints = 2
+"#
+    );
+    TrainConfig::from_toml_str(&text, Path::new("tiny.toml")).unwrap()
+}
+
+/// Runs to completion, or raises the stop flag once `stop_at` steps are done.
+pub fn run(t: &mut Trainer, stop_at: Option<u64>) -> Outcome {
+    let stop = AtomicBool::new(false);
+    t.run(&stop, &mut |e| {
+        if let (Event::Step { step, .. }, Some(at)) = (e, stop_at) {
+            if step == at {
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    })
+    .unwrap()
+}
+
+/// Asserts two tensor lists have the same names and bit-identical values.
+pub fn assert_identical(a: &[(String, Tensor)], b: &[(String, Tensor)]) {
+    assert_eq!(a.len(), b.len());
+    for ((na, ta), (nb, tb)) in a.iter().zip(b) {
+        assert_eq!(na, nb);
+        assert!(ta.equal(tb), "tensor `{na}` differs");
+    }
+}
