@@ -15,6 +15,11 @@
 //!   * `--python PATH`: the Python 3 that creates the venv (default `python3`).
 //!   * `--check`: only verify what the build will use; non-zero exit with the reason.
 //!
+//! * `cargo xtask bench [--steps N] [--reps R] [--threads T] [--device cpu|cuda]` — builds
+//!   the `gan` binary in release mode and times its training step (`gan bench`) against
+//!   the PyTorch eager script of the same networks in `scripts/`, alternating, with the
+//!   venv's Python; prints medians and the speed-up, writes `target/bench/bench.json`.
+//!
 //! Each command lives in `src/commands/<name>.rs`; see [`commands`] for adding one.
 
 mod commands;
@@ -42,11 +47,14 @@ struct Cli {
 enum Command {
     /// Install (once, into a shared cache) or find libtorch 2.11.0, and link `.libtorch` to it.
     Setup(commands::setup::SetupArgs),
+    /// Time training steps against PyTorch eager scripts of the same networks (ratio printed).
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Setup(args) => commands::setup::handle_command(args),
+        Command::Bench(args) => commands::bench::handle_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -50,8 +50,14 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            // Causes whose text a message already carries (toml's located errors) are not repeated.
+            let mut shown = e.to_string();
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let c = cause.to_string();
+                if !shown.contains(&c) {
+                    eprintln!("  caused by: {c}");
+                    shown.push_str(&c);
+                }
             }
             ExitCode::FAILURE
         }

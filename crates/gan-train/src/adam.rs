@@ -59,11 +59,16 @@ impl Adam {
     }
 
     /// One Adam update from the current gradients.
+    ///
+    /// Same mathematics as `torch.optim.Adam` (single-tensor path), rearranged to save two
+    /// passes over memory per tensor: the bias correction of the second moment is folded
+    /// into the step size and epsilon (`lr * sqrt(bc2) / bc1` and `eps * sqrt(bc2)`).
     pub fn step(&mut self) {
         self.step += 1;
         let bc1 = 1.0 - self.beta1.powi(self.step as i32);
         let bc2_sqrt = (1.0 - self.beta2.powi(self.step as i32)).sqrt();
-        let step_size = self.lr / bc1;
+        let step_size = self.lr * bc2_sqrt / bc1;
+        let eps = self.eps * bc2_sqrt;
         tch::no_grad(|| {
             for (((_, p), m), v) in self
                 .params
@@ -76,9 +81,8 @@ impl Adam {
                     continue;
                 }
                 let _ = m.lerp_(&g, 1.0 - self.beta1);
-                let _ = v.g_mul_scalar_(self.beta2);
-                let _ = v.addcmul_(&g, &(&g * (1.0 - self.beta2)));
-                let denom = v.sqrt().g_div_scalar_(bc2_sqrt).g_add_scalar_(self.eps);
+                let _ = v.lerp_(&(&g * &g), 1.0 - self.beta2);
+                let denom = v.sqrt().g_add_scalar_(eps);
                 let _ = p.addcdiv_(&(&*m * -step_size), &denom);
             }
         });

@@ -6,4 +6,5 @@
 //! variant to `Command` in `main.rs` that calls `commands::bench::handle_command`.
 //! Shared paths (cache, venv Python, libtorch checks) live in `crate::libtorch`.
 
+pub mod bench;
 pub mod setup;

@@ -1,0 +1,257 @@
+//! The `gan` binary end to end on a tiny config: train, sample, eval, resume, bad input.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn gan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gan"))
+        .args(args)
+        .output()
+        .expect("gan runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+const TINY: &str = r#"
+name = "tiny"
+seed = 3
+device = "cpu"
+[data]
+kind = "ring"
+[generator]
+arch = "mlp"
+[generator.mlp]
+depth = 2
+width = 32
+batch_norm = true
+[discriminator]
+arch = "mlp"
+pack = 2
+[discriminator.mlp]
+depth = 2
+width = 32
+[train]
+steps = 30
+batch_size = 20
+log_every = 10
+eval_every = 15
+eval_samples = 300
+checkpoint_every = 10
+"#;
+
+fn write_config(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+#[test]
+fn train_sample_eval_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "tiny.toml", TINY);
+    let run = dir.path().join("run");
+    let (cfg_s, run_s) = (cfg.to_str().unwrap(), run.to_str().unwrap());
+
+    let o = gan(&["train", "--config", cfg_s, "--out", run_s]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("eval step 15") && t.contains(&format!("Results in {run_s}")),
+        "{t}"
+    );
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "plots/samples-latest.png",
+        "plots/losses.png",
+        "samples/step-000000030.csv",
+        "checkpoints/step-000000030/meta.json",
+    ] {
+        assert!(run.join(f).exists(), "missing {f}");
+    }
+
+    let csv = dir.path().join("s.csv");
+    let o = gan(&[
+        "sample",
+        "--run",
+        run_s,
+        "--n",
+        "57",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<String> = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 57);
+    for l in &lines {
+        let v: Vec<f32> = l.split(',').map(|x| x.parse().unwrap()).collect();
+        assert_eq!(v.len(), 2, "{l}");
+    }
+    // Same seed, same samples.
+    let csv2 = dir.path().join("s2.csv");
+    assert!(gan(&[
+        "sample",
+        "--run",
+        run_s,
+        "--n",
+        "57",
+        "--out",
+        csv2.to_str().unwrap()
+    ])
+    .status
+    .success());
+    assert_eq!(std::fs::read(&csv).unwrap(), std::fs::read(&csv2).unwrap());
+
+    let o = gan(&["eval", "--run", run_s]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("modes captured"), "{}", text(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(json["n_samples"], 2500);
+    assert_eq!(json["n_modes"], 8);
+    assert_eq!(json["step"], 30);
+
+    let o = gan(&["eval", "--samples", csv.to_str().unwrap(), "--data", "ring"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(dir.path().join("s.eval.json").exists());
+
+    // Complete: resuming without more steps says so; with more steps it continues.
+    let o = gan(&["train", "--resume", run_s]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("already complete at step 30"),
+        "{}",
+        text(&o)
+    );
+    let o = gan(&["train", "--resume", run_s, "--steps", "40"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("resuming") && run.join("checkpoints/step-000000040").exists(),
+        "{}",
+        text(&o)
+    );
+
+    // A different model cannot resume this run.
+    let wide = write_config(
+        dir.path(),
+        "wide.toml",
+        &TINY
+            .replace("width = 32\nbatch_norm", "width = 64\nbatch_norm")
+            .replace("steps = 30", "steps = 60"),
+    );
+    let o = gan(&[
+        "train",
+        "--config",
+        wide.to_str().unwrap(),
+        "--resume",
+        run_s,
+    ]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("does not match the model") && t.contains("g.fc0.weight"),
+        "{t}"
+    );
+}
+
+#[test]
+fn bad_configs_name_file_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write_config(
+        dir.path(),
+        "bad.toml",
+        &TINY.replace("batch_size = 20", "batch_size = 20\nbatchsize = 3"),
+    );
+    let o = gan(&[
+        "train",
+        "--config",
+        bad.to_str().unwrap(),
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("bad.toml") && t.contains("batchsize") && t.contains("line 22"),
+        "{t}"
+    );
+    assert!(
+        !dir.path().join("r").exists(),
+        "nothing is created for a bad config"
+    );
+
+    let range = write_config(
+        dir.path(),
+        "range.toml",
+        &TINY.replace("batch_size = 20", "batch_size = 21"),
+    );
+    let t = text(&gan(&["train", "--config", range.to_str().unwrap()]));
+    assert!(
+        t.contains("train.batch_size") && t.contains("pack = 2"),
+        "{t}"
+    );
+
+    let t = text(&gan(&["train", "--config", "/definitely/not/here.toml"]));
+    assert!(t.contains("/definitely/not/here.toml"), "{t}");
+
+    let t = text(&gan(&["train", "--device", "tpu"]));
+    assert!(t.contains("invalid device `tpu`"), "{t}");
+
+    let t = text(&gan(&[
+        "sample",
+        "--run",
+        dir.path().to_str().unwrap(),
+        "--n",
+        "5",
+        "--out",
+        "x.csv",
+    ]));
+    assert!(t.contains("config.toml"), "{t}");
+}
+
+#[test]
+fn cuda_without_a_gpu_is_a_clear_error() {
+    if tch::Cuda::is_available() {
+        return; // covered on GPU machines by the device tests
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "tiny.toml", TINY);
+    let o = gan(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--device",
+        "cuda",
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("CUDA is not available"), "{}", text(&o));
+}
+
+#[test]
+fn doctor_reports_the_libtorch() {
+    let o = gan(&["doctor", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["libtorch_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("2.11.0"),
+        "{v}"
+    );
+    assert_eq!(
+        v["cuda_available"].as_bool().unwrap(),
+        tch::Cuda::is_available()
+    );
+}

@@ -1,0 +1,133 @@
+//! `cargo xtask bench`: the toolkit's training steps against PyTorch eager scripts of the
+//! same networks, run alternately in one invocation at the same thread count, with the ratio.
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::libtorch::{project_root, python_command, venv_python};
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Timed steps per measurement.
+    #[arg(long, default_value_t = 300)]
+    steps: u32,
+    /// Measurements per side (alternating Rust, PyTorch, Rust, ...); medians are compared.
+    #[arg(long, default_value_t = 3)]
+    reps: u32,
+    /// CPU threads for both sides.
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+    /// Device for both sides: cpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+struct Case {
+    name: &'static str,
+    script: &'static str,
+}
+
+const CASES: &[Case] = &[Case {
+    name: "2d",
+    script: "scripts/bench_2d.py",
+}];
+
+fn run_json(mut cmd: Command, what: &str) -> Result<Value> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot start {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .with_context(|| format!("{what} printed no JSON:\n{text}"))?;
+    serde_json::from_str(line).with_context(|| format!("{what} printed invalid JSON: {line}"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("finite timings"));
+    v[v.len() / 2]
+}
+
+pub fn handle_command(args: BenchArgs) -> Result<()> {
+    let root = project_root();
+    let python = venv_python()
+        .context("no Python with torch 2.11.0 found; run `cargo xtask setup` first")?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("building the gan binary (release)...");
+    let status = Command::new(&cargo)
+        .args(["build", "--release", "--quiet", "-p", "gan-cli"])
+        .current_dir(&root)
+        .status()
+        .context("cannot run cargo build")?;
+    if !status.success() {
+        bail!("cargo build --release -p gan-cli failed");
+    }
+    let gan = root.join("target/release/gan");
+    let (steps, threads) = (args.steps.to_string(), args.threads.to_string());
+    let mut report = Vec::new();
+    println!(
+        "{:<8} {:>12} {:>14} {:>10}   (ms per training step, median of {}, {} threads, {})",
+        "case", "gan (Rust)", "PyTorch eager", "speed-up", args.reps, args.threads, args.device
+    );
+    for case in CASES {
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let mut torch_version = String::new();
+        for _ in 0..args.reps {
+            let mut c = Command::new(&gan);
+            c.args([
+                "bench",
+                "--steps",
+                &steps,
+                "--threads",
+                &threads,
+                "--device",
+                &args.device,
+            ])
+            .current_dir(&root);
+            ours.push(
+                run_json(c, "gan bench")?["ms_per_step"]
+                    .as_f64()
+                    .context("ms_per_step")?,
+            );
+            let mut c = python_command(&python);
+            c.arg(root.join(case.script))
+                .args([
+                    "--steps",
+                    &steps,
+                    "--threads",
+                    &threads,
+                    "--device",
+                    &args.device,
+                ])
+                .current_dir(&root);
+            let v = run_json(c, case.script)?;
+            torch_version = v["torch"].as_str().unwrap_or("?").to_string();
+            theirs.push(v["ms_per_step"].as_f64().context("ms_per_step")?);
+        }
+        let (a, b) = (median(ours.clone()), median(theirs.clone()));
+        println!("{:<8} {:>12.3} {:>14.3} {:>9.2}x", case.name, a, b, b / a);
+        report.push(serde_json::json!({
+            "case": case.name, "device": args.device, "threads": args.threads, "steps": args.steps,
+            "gan_ms": ours, "pytorch_ms": theirs, "gan_median_ms": a, "pytorch_median_ms": b,
+            "speedup": b / a, "torch": torch_version,
+        }));
+    }
+    let dir = root.join("target/bench");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let out = dir.join("bench.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&report)? + "\n")
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    println!("wrote {}", Path::new("target/bench/bench.json").display());
+    Ok(())
+}
