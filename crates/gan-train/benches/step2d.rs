@@ -1,4 +1,4 @@
-//! Criterion bench of one 2D training step of `configs/ring.toml` (PacGAN-sized networks:
+//! Criterion bench of one 2D training step of `configs/bench-2d.toml` (PacGAN-sized networks:
 //! G 4x400 batch norm + ReLU, D 3x200 maxout(5), batch 100) on the CPU with 2 threads.
 //! `cargo xtask bench` runs the same step side by side with the PyTorch eager script.
 use std::path::Path;
@@ -8,8 +8,8 @@ use gan_tensor::DeviceSpec;
 use gan_train::{TrainConfig, Trainer};
 
 fn step2d(c: &mut Criterion) {
-    let text = include_str!("../../../configs/ring.toml");
-    let mut cfg = TrainConfig::from_toml_str(text, Path::new("configs/ring.toml")).unwrap();
+    let text = include_str!("../../../configs/bench-2d.toml");
+    let mut cfg = TrainConfig::from_toml_str(text, Path::new("configs/bench-2d.toml")).unwrap();
     cfg.device = DeviceSpec::Cpu;
     cfg.train.threads = 2;
     cfg.train.steps = u64::MAX / 2;

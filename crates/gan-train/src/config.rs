@@ -93,6 +93,17 @@ impl Default for LossConfig {
     }
 }
 
+/// How the learning rates change over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// Constant learning rates.
+    #[default]
+    Constant,
+    /// Constant until `decay_start` (a fraction of `train.steps`), then linear to zero at the end.
+    LinearDecay,
+}
+
 /// Adam settings (shared betas, separate learning rates: two time-scale updates).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -107,6 +118,10 @@ pub struct OptimConfig {
     pub beta2: f64,
     /// Adam epsilon.
     pub eps: f64,
+    /// Learning-rate schedule.
+    pub schedule: LrSchedule,
+    /// With `linear-decay`: the fraction of `train.steps` after which the rates decay.
+    pub decay_start: f64,
 }
 
 impl Default for OptimConfig {
@@ -117,6 +132,26 @@ impl Default for OptimConfig {
             beta1: 0.5,
             beta2: 0.999,
             eps: 1e-8,
+            schedule: LrSchedule::Constant,
+            decay_start: 0.5,
+        }
+    }
+}
+
+impl OptimConfig {
+    /// The factor applied to both learning rates at `step` of a `total`-step run.
+    pub fn lr_factor(&self, step: u64, total: u64) -> f64 {
+        match self.schedule {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::LinearDecay => {
+                let start = self.decay_start * total as f64;
+                let s = step as f64;
+                if s < start {
+                    1.0
+                } else {
+                    ((total as f64 - s) / (total as f64 - start).max(1.0)).clamp(0.0, 1.0)
+                }
+            }
         }
     }
 }
@@ -243,6 +278,7 @@ impl TrainConfig {
         pos("optim.lr_d", self.optim.lr_d)?;
         unit("optim.beta1", self.optim.beta1)?;
         unit("optim.beta2", self.optim.beta2)?;
+        unit("optim.decay_start", self.optim.decay_start)?;
         pos("optim.eps", self.optim.eps)?;
         nonneg("loss.gp_weight", self.loss.gp_weight)?;
         nonneg("loss.gp_target", self.loss.gp_target)?;
@@ -357,6 +393,20 @@ steps = 10
         let packed = format!("{RING}batch_size = 10\n[discriminator]\narch = \"mlp\"\npack = 4\n");
         let err = TrainConfig::from_toml_str(&packed, Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("discriminator.pack = 4"), "{err}");
+    }
+
+    #[test]
+    fn linear_decay_reaches_zero_at_the_end() {
+        let o = OptimConfig {
+            schedule: LrSchedule::LinearDecay,
+            decay_start: 0.5,
+            ..Default::default()
+        };
+        assert_eq!(o.lr_factor(0, 100), 1.0);
+        assert_eq!(o.lr_factor(50, 100), 1.0);
+        assert!((o.lr_factor(75, 100) - 0.5).abs() < 1e-12);
+        assert_eq!(o.lr_factor(100, 100), 0.0);
+        assert_eq!(OptimConfig::default().lr_factor(99, 100), 1.0);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub mod plot;
 mod trainer;
 
 pub use adam::Adam;
-pub use config::{DataConfig, LossConfig, OptimConfig, ScheduleConfig, TrainConfig};
+pub use config::{DataConfig, LossConfig, LrSchedule, OptimConfig, ScheduleConfig, TrainConfig};
 pub use error::{Error, Result};
 pub use metrics::MetricsWriter;
 pub use trainer::{

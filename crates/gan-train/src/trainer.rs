@@ -405,6 +405,10 @@ impl Trainer {
     /// `(seed, step)`. Losses are kept on the device until the next log.
     pub fn train_step(&mut self) -> Result<()> {
         seed_all(step_seed(self.cfg.seed, Stream::Train, self.step));
+        // Learning rates are a function of the step alone, so a resumed run follows the same schedule.
+        let factor = self.cfg.optim.lr_factor(self.step, self.cfg.train.steps);
+        self.opt_g.lr = self.cfg.optim.lr_g * factor;
+        self.opt_d.lr = self.cfg.optim.lr_d * factor;
         let b = self.cfg.train.batch_size;
         let latent = self.g.latent_dim();
         let lc = self.cfg.loss.clone();

@@ -6,7 +6,7 @@ use gan_tensor::DeviceSpec;
 use gan_train::{TrainConfig, Trainer};
 use serde::Serialize;
 
-const PRESET: &str = include_str!("../../../../configs/ring.toml");
+const PRESET: &str = include_str!("../../../../configs/bench-2d.toml");
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -33,9 +33,9 @@ struct Timing {
     ms_per_step: f64,
 }
 
-/// Times the 2D training step of the ring preset (PacGAN-sized networks, batch 100).
+/// Times the 2D training step of `configs/bench-2d.toml` (PacGAN-sized networks, batch 100).
 pub fn handle_command(args: Args) -> Result<()> {
-    let mut cfg = TrainConfig::from_toml_str(PRESET, Path::new("<ring preset>"))?;
+    let mut cfg = TrainConfig::from_toml_str(PRESET, Path::new("configs/bench-2d.toml"))?;
     cfg.device = args.device;
     cfg.train.threads = args.threads;
     cfg.train.steps = u64::MAX / 2;
