@@ -1,6 +1,8 @@
 //! Criterion bench of one 2D training step of `configs/bench-2d.toml` (PacGAN-sized networks:
 //! G 4x400 batch norm + ReLU, D 3x200 maxout(5), batch 100) on the CPU with 2 threads.
 //! `cargo xtask bench` runs the same step side by side with the PyTorch eager script.
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};

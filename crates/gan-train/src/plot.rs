@@ -145,8 +145,8 @@ fn blend(img: &mut RgbImage, x: f64, y: f64, c: [f64; 3], alpha: f64) {
     let (x, y) = (x.round(), y.round());
     if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
         let p = img.get_pixel_mut(x as u32, y as u32);
-        for k in 0..3 {
-            p.0[k] = (p.0[k] as f64 * (1.0 - alpha) + c[k] * alpha).round() as u8;
+        for (channel, target) in p.0.iter_mut().zip(c) {
+            *channel = (*channel as f64 * (1.0 - alpha) + target * alpha).round() as u8;
         }
     }
 }

@@ -444,17 +444,14 @@ impl Trainer {
                     d.forward_t(&x.reshape([-1, dim]), true)
                         .expect("checked shape")
                 };
-                loss = loss
-                    + gradient_penalty(critic, &as_packs(&real), &as_packs(&fake), lc.gp_target)?
-                        * lc.gp_weight;
+                loss += gradient_penalty(critic, &as_packs(&real), &as_packs(&fake), lc.gp_target)?
+                    * lc.gp_weight;
             }
             if lc.r1_gamma > 0.0 {
-                loss =
-                    loss + grad_norm_sq(&l_real, &real_in)?.mean(Kind::Float) * (lc.r1_gamma / 2.0);
+                loss += grad_norm_sq(&l_real, &real_in)?.mean(Kind::Float) * (lc.r1_gamma / 2.0);
             }
             if lc.r2_gamma > 0.0 {
-                loss =
-                    loss + grad_norm_sq(&l_fake, &fake_in)?.mean(Kind::Float) * (lc.r2_gamma / 2.0);
+                loss += grad_norm_sq(&l_fake, &fake_in)?.mean(Kind::Float) * (lc.r2_gamma / 2.0);
             }
             self.opt_d.zero_grad();
             loss.backward();
@@ -617,15 +614,15 @@ impl Trainer {
             self.train_step()?;
             let s = self.step;
             on_event(Event::Step { step: s, total });
-            if s % t.log_every == 0 {
+            if s.is_multiple_of(t.log_every) {
                 self.flush(on_event)?;
             }
-            if t.eval_every > 0 && s % t.eval_every == 0 {
+            if t.eval_every > 0 && s.is_multiple_of(t.eval_every) {
                 self.flush(on_event)?;
                 self.evaluate(on_event)?;
                 evaluated_at = Some(s);
             }
-            if s % t.checkpoint_every == 0 {
+            if s.is_multiple_of(t.checkpoint_every) {
                 self.flush(on_event)?;
                 self.save_checkpoint(on_event)?;
                 saved_at = Some(s);
