@@ -115,7 +115,7 @@ def main():
     if dev.type == "cuda":
         torch.cuda.synchronize()
     ms = (time.perf_counter() - t0) * 1e3 / a.steps
-    print(json.dumps({"name": "2d-pacgan-step", "impl": "pytorch-eager", "torch": torch.__version__,
+    print(json.dumps({"name": "bench-2d-step", "impl": "pytorch-eager", "torch": torch.__version__,
                       "device": str(dev), "threads": torch.get_num_threads(), "steps": a.steps, "ms_per_step": ms}))
 
 

@@ -14,9 +14,15 @@ impl Progress {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}",
+                    "{bar:30} {pos}/{len} steps  {rate}  ETA {eta}  {msg}",
                 )
-                .expect("valid template"),
+                .expect("valid template")
+                .with_key(
+                    "rate",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.1} it/s", s.per_sec());
+                    },
+                ),
             );
             bar.set_position(start);
             bar.reset_eta();

@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
@@ -10,6 +10,9 @@ const PRESET: &str = include_str!("../../../../configs/bench-2d.toml");
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Config whose training step is timed (default: configs/bench-2d.toml, built in).
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Timed steps.
     #[arg(long, default_value_t = 200)]
     steps: u64,
@@ -26,7 +29,7 @@ pub struct Args {
 
 #[derive(Serialize)]
 struct Timing {
-    name: &'static str,
+    name: String,
     device: String,
     threads: i32,
     steps: u64,
@@ -35,7 +38,10 @@ struct Timing {
 
 /// Times the 2D training step of `configs/bench-2d.toml` (PacGAN-sized networks, batch 100).
 pub fn handle_command(args: Args) -> Result<()> {
-    let mut cfg = TrainConfig::from_toml_str(PRESET, Path::new("configs/bench-2d.toml"))?;
+    let mut cfg = match &args.config {
+        Some(path) => TrainConfig::from_toml_file(path)?,
+        None => TrainConfig::from_toml_str(PRESET, Path::new("configs/bench-2d.toml"))?,
+    };
     cfg.device = args.device;
     cfg.train.threads = args.threads;
     cfg.train.steps = u64::MAX / 2;
@@ -53,7 +59,7 @@ pub fn handle_command(args: Args) -> Result<()> {
     let ms = start.elapsed().as_secs_f64() * 1e3 / args.steps as f64;
     let _ = std::fs::remove_dir_all(&dir);
     let timing = Timing {
-        name: "2d-pacgan-step",
+        name: format!("{}-step", t.config().name),
         device: format!("{:?}", t.device()),
         threads: tch::get_num_threads(),
         steps: args.steps,
