@@ -20,4 +20,4 @@ mod error;
 mod mixture;
 
 pub use error::{Error, Result};
-pub use mixture::{points, Mixture2d, MixtureKind, ModeMetrics};
+pub use mixture::{points, Mixture2d, MixtureKind, MixtureSampler, ModeMetrics};

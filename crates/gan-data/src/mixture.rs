@@ -90,14 +90,21 @@ impl Mixture2d {
     }
 
     /// Draws `n` samples, shape `[n, 2]`, float32 on `device`, from torch's generator.
+    /// (For repeated draws, [`sampler`](Self::sampler) keeps the means on the device.)
     pub fn sample(&self, n: i64, device: Device) -> Tensor {
+        self.sampler(device).sample(n)
+    }
+
+    /// A sampler holding the means on `device`: no host-to-device copy per draw.
+    pub fn sampler(&self, device: Device) -> MixtureSampler {
         let flat: Vec<f32> = self.means.iter().flatten().map(|&v| v as f32).collect();
         let means = Tensor::from_slice(&flat)
             .view([self.means.len() as i64, 2])
             .to_device(device);
-        let idx = Tensor::randint(self.means.len() as i64, [n], (Kind::Int64, device));
-        let noise = Tensor::randn([n, 2], (Kind::Float, device));
-        means.index_select(0, &idx) + noise * self.std
+        MixtureSampler {
+            means,
+            std: self.std,
+        }
     }
 
     /// Seeds torch's generator with `seed`, then draws `n` samples.
@@ -153,6 +160,23 @@ impl Mixture2d {
             reverse_kl,
             hq_per_mode,
         })
+    }
+}
+
+/// Draws from a [`Mixture2d`] with its means already on the device.
+#[derive(Debug)]
+pub struct MixtureSampler {
+    means: Tensor,
+    std: f64,
+}
+
+impl MixtureSampler {
+    /// `n` samples, shape `[n, 2]`, from torch's generator.
+    pub fn sample(&self, n: i64) -> Tensor {
+        let device = self.means.device();
+        let idx = Tensor::randint(self.means.size()[0], [n], (Kind::Int64, device));
+        let noise = Tensor::randn([n, 2], (Kind::Float, device));
+        self.means.index_select(0, &idx) + noise * self.std
     }
 }
 

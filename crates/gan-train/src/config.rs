@@ -79,6 +79,9 @@ pub struct LossConfig {
     pub r1_gamma: f64,
     /// R2 weight gamma (the same at fake samples; 0 = off).
     pub r2_gamma: f64,
+    /// Lazy regularisation (StyleGAN2): R1/R2 only on every this-many-th step, with gamma
+    /// scaled by it so the penalty's average strength is unchanged (1 = every step).
+    pub r1_every: u64,
 }
 
 impl Default for LossConfig {
@@ -89,6 +92,7 @@ impl Default for LossConfig {
             gp_target: 1.0,
             r1_gamma: 0.0,
             r2_gamma: 0.0,
+            r1_every: 1,
         }
     }
 }
@@ -284,6 +288,12 @@ impl TrainConfig {
         nonneg("loss.gp_target", self.loss.gp_target)?;
         nonneg("loss.r1_gamma", self.loss.r1_gamma)?;
         nonneg("loss.r2_gamma", self.loss.r2_gamma)?;
+        if !(1..=1000).contains(&self.loss.r1_every) {
+            return Err(config_err(
+                "loss.r1_every",
+                format!("{} is not in 1..=1000", self.loss.r1_every),
+            ));
+        }
         unit("train.ema_decay", t.ema_decay)?;
         if t.steps == 0 {
             return Err(config_err("train.steps", "must be at least 1"));

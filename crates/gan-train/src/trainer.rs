@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use gan_data::{points, Mixture2d, ModeMetrics};
+use gan_data::{points, Mixture2d, MixtureSampler, ModeMetrics};
 use gan_losses::{grad_norm_sq, gradient_penalty};
 use gan_models::{Discriminator, Generator};
 use gan_tensor::{seed_all, step_seed, Stream};
@@ -126,6 +126,7 @@ pub struct Trainer {
     run: RunDir,
     device: Device,
     data: Mixture2d,
+    sampler: MixtureSampler,
     vs_g: VarStore,
     vs_d: VarStore,
     vs_ema: VarStore,
@@ -284,6 +285,7 @@ impl Trainer {
             cfg,
             run,
             device,
+            sampler: data.sampler(device),
             data,
             vs_g,
             vs_d,
@@ -417,19 +419,26 @@ impl Trainer {
         // Penalties see a pack (the discriminator's unit of judgement) as one sample:
         // inputs are viewed as [B / pack, pack * dim] and one gradient norm is taken per pack.
         let (pack, dim) = (self.d.pack(), DATA_DIM);
+        let lazy = lc.r1_every;
+        let regularise = self.step.is_multiple_of(lazy);
+        let (r1, r2) = if regularise {
+            (lc.r1_gamma * lazy as f64, lc.r2_gamma * lazy as f64)
+        } else {
+            (0.0, 0.0)
+        };
         let as_packs = |t: &Tensor| t.reshape([b / pack, pack * dim]);
         let mut d_stats = None;
         let mut last_real = None;
         for _ in 0..self.cfg.train.n_critic {
-            let real = self.data.sample(b, self.device);
+            let real = self.sampler.sample(b);
             let z = Tensor::randn([b, latent], opts);
             let fake = tch::no_grad(|| self.g.forward_t(&z, true));
-            let real_in = if lc.r1_gamma > 0.0 {
+            let real_in = if r1 > 0.0 {
                 as_packs(&real).detach().set_requires_grad(true)
             } else {
                 real.shallow_clone()
             };
-            let fake_in = if lc.r2_gamma > 0.0 {
+            let fake_in = if r2 > 0.0 {
                 as_packs(&fake).detach().set_requires_grad(true)
             } else {
                 fake.shallow_clone()
@@ -447,11 +456,11 @@ impl Trainer {
                 loss += gradient_penalty(critic, &as_packs(&real), &as_packs(&fake), lc.gp_target)?
                     * lc.gp_weight;
             }
-            if lc.r1_gamma > 0.0 {
-                loss += grad_norm_sq(&l_real, &real_in)?.mean(Kind::Float) * (lc.r1_gamma / 2.0);
+            if r1 > 0.0 {
+                loss += grad_norm_sq(&l_real, &real_in)?.mean(Kind::Float) * (r1 / 2.0);
             }
-            if lc.r2_gamma > 0.0 {
-                loss += grad_norm_sq(&l_fake, &fake_in)?.mean(Kind::Float) * (lc.r2_gamma / 2.0);
+            if r2 > 0.0 {
+                loss += grad_norm_sq(&l_fake, &fake_in)?.mean(Kind::Float) * (r2 / 2.0);
             }
             self.opt_d.zero_grad();
             loss.backward();
@@ -464,17 +473,20 @@ impl Trainer {
             last_real = Some(real);
         }
 
+        // The discriminator is frozen while the generator's graph is recorded (autograd decides
+        // at record time), so the generator step computes no discriminator gradients.
         self.vs_d.freeze();
-        let z = Tensor::randn([b, latent], opts);
-        let fake = self.g.forward_t(&z, true);
-        let l_fake = self.d.forward_t(&fake, true)?;
-        let l_real = if lc.kind.needs_real_for_generator() {
-            let real = last_real.expect("n_critic >= 1");
-            self.d.forward_t(&real, true)?.detach()
-        } else {
-            l_fake.detach()
-        };
-        let g_loss = lc.kind.generator(&l_real, &l_fake);
+        let g_loss = (|| -> Result<Tensor> {
+            let z = Tensor::randn([b, latent], opts);
+            let l_fake = self.d.forward_t(&self.g.forward_t(&z, true), true)?;
+            let l_real = match &last_real {
+                Some(real) if lc.kind.needs_real_for_generator() => {
+                    self.d.forward_t(real, true)?.detach()
+                }
+                _ => l_fake.detach(),
+            };
+            Ok(lc.kind.generator(&l_real, &l_fake)?)
+        })();
         self.vs_d.unfreeze();
         let g_loss = g_loss?;
         self.opt_g.zero_grad();

@@ -69,6 +69,7 @@ fn resume_is_bit_identical_with_critic_steps_and_penalties() {
         c.loss.kind = GanLoss::Wasserstein;
         c.loss.gp_weight = 10.0;
         c.loss.r1_gamma = 1.0;
+        c.loss.r1_every = 3;
         c.train.n_critic = 2;
         c
     });
