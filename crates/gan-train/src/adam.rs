@@ -8,11 +8,19 @@ use crate::error::Result;
 
 /// Adam (Kingma & Ba 2015) over the trainable variables of one `VarStore`, with the update
 /// written as PyTorch's single-tensor implementation (no weight decay, no amsgrad).
+///
+/// The parameters are moved into one contiguous buffer (each variable becomes a view of its
+/// slice, through `set_data`), so an update is a handful of tensor operations on the whole
+/// buffer instead of several per parameter tensor; the moments live in buffers of the same
+/// layout. Checkpoints still name the moments per variable.
 #[derive(Debug)]
 pub struct Adam {
     params: Vec<(String, Tensor)>,
-    exp_avg: Vec<Tensor>,
-    exp_avg_sq: Vec<Tensor>,
+    /// Offsets and sizes of each parameter in the buffers.
+    spans: Vec<(i64, i64)>,
+    flat: Tensor,
+    exp_avg: Tensor,
+    exp_avg_sq: Tensor,
     step: u64,
     /// Learning rate.
     pub lr: f64,
@@ -31,11 +39,31 @@ impl Adam {
             .filter(|(_, t)| trainable.iter().any(|x| x.is_set_to(t)))
             .collect();
         params.sort_by(|a, b| a.0.cmp(&b.0));
-        let zeros = |t: &Tensor| t.zeros_like().set_requires_grad(false);
-        let exp_avg = params.iter().map(|(_, t)| zeros(t)).collect();
-        let exp_avg_sq = params.iter().map(|(_, t)| zeros(t)).collect();
+        let mut spans = Vec::with_capacity(params.len());
+        let mut total = 0i64;
+        for (_, p) in &params {
+            let n = p.numel() as i64;
+            spans.push((total, n));
+            total += n;
+        }
+        let (kind, device) = params
+            .first()
+            .map(|(_, p)| (p.kind(), p.device()))
+            .unwrap_or((Kind::Float, vs.device()));
+        let flat = Tensor::zeros([total], (kind, device));
+        tch::no_grad(|| {
+            for ((_, p), &(off, n)) in params.iter_mut().zip(&spans) {
+                let slice = flat.narrow(0, off, n);
+                let _ = slice.view_as(p).copy_(p);
+                p.set_data(&slice.view(p.size().as_slice()));
+            }
+        });
+        let exp_avg = flat.zeros_like();
+        let exp_avg_sq = flat.zeros_like();
         Adam {
             params,
+            spans,
+            flat,
             exp_avg,
             exp_avg_sq,
             step: 0,
@@ -58,42 +86,53 @@ impl Adam {
         }
     }
 
-    /// One Adam update from the current gradients.
+    /// One Adam update from the current gradients (a parameter without one counts as zero).
     ///
     /// Same mathematics as `torch.optim.Adam` (single-tensor path), rearranged to save two
-    /// passes over memory per tensor: the bias correction of the second moment is folded
-    /// into the step size and epsilon (`lr * sqrt(bc2) / bc1` and `eps * sqrt(bc2)`).
+    /// passes over memory: the bias correction of the second moment is folded into the step
+    /// size and epsilon (`lr * sqrt(bc2) / bc1` and `eps * sqrt(bc2)`).
     pub fn step(&mut self) {
+        if self.params.is_empty() {
+            return;
+        }
         self.step += 1;
         let bc1 = 1.0 - self.beta1.powi(self.step as i32);
         let bc2_sqrt = (1.0 - self.beta2.powi(self.step as i32)).sqrt();
         let step_size = self.lr * bc2_sqrt / bc1;
         let eps = self.eps * bc2_sqrt;
         tch::no_grad(|| {
-            for (((_, p), m), v) in self
+            let grads: Vec<Tensor> = self
                 .params
-                .iter_mut()
-                .zip(&mut self.exp_avg)
-                .zip(&mut self.exp_avg_sq)
-            {
-                let g = p.grad();
-                if !g.defined() {
-                    continue;
-                }
-                let _ = m.lerp_(&g, 1.0 - self.beta1);
-                let _ = v.lerp_(&(&g * &g), 1.0 - self.beta2);
-                let denom = v.sqrt().g_add_scalar_(eps);
-                let _ = p.addcdiv_(&(&*m * -step_size), &denom);
-            }
+                .iter()
+                .map(|(_, p)| {
+                    let g = p.grad();
+                    if g.defined() {
+                        g.reshape([-1])
+                    } else {
+                        p.zeros_like().reshape([-1])
+                    }
+                })
+                .collect();
+            let g = Tensor::cat(&grads, 0);
+            let _ = self.exp_avg.lerp_(&g, 1.0 - self.beta1);
+            let _ = self.exp_avg_sq.lerp_(&(&g * &g), 1.0 - self.beta2);
+            let denom = self.exp_avg_sq.sqrt().g_add_scalar_(eps);
+            let _ = self.flat.addcdiv_(&(&self.exp_avg * -step_size), &denom);
         });
+    }
+
+    fn moment(&self, buf: &Tensor, i: usize) -> Tensor {
+        let (off, n) = self.spans[i];
+        buf.narrow(0, off, n)
+            .view(self.params[i].1.size().as_slice())
     }
 
     /// The state as named tensors (`m.<var>`, `v.<var>`, and `step`), for checkpoints.
     pub fn state(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::with_capacity(2 * self.params.len() + 1);
-        for (((name, _), m), v) in self.params.iter().zip(&self.exp_avg).zip(&self.exp_avg_sq) {
-            out.push((format!("m.{name}"), m.shallow_clone()));
-            out.push((format!("v.{name}"), v.shallow_clone()));
+        for (i, (name, _)) in self.params.iter().enumerate() {
+            out.push((format!("m.{name}"), self.moment(&self.exp_avg, i)));
+            out.push((format!("v.{name}"), self.moment(&self.exp_avg_sq, i)));
         }
         out.push(("step".into(), Tensor::from_slice(&[self.step as i64])));
         out
@@ -110,17 +149,12 @@ impl Adam {
     /// Restores the state written by [`state`](Self::state); the caller has checked the layout.
     pub fn load_state(&mut self, get: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
         tch::no_grad(|| -> Result<()> {
-            for (((name, _), m), v) in self
-                .params
-                .iter()
-                .zip(&mut self.exp_avg)
-                .zip(&mut self.exp_avg_sq)
-            {
+            for (i, (name, _)) in self.params.iter().enumerate() {
                 if let Some(t) = get(&format!("m.{name}")) {
-                    m.f_copy_(&t)?;
+                    self.moment(&self.exp_avg, i).f_copy_(&t)?;
                 }
                 if let Some(t) = get(&format!("v.{name}")) {
-                    v.f_copy_(&t)?;
+                    self.moment(&self.exp_avg_sq, i).f_copy_(&t)?;
                 }
             }
             Ok(())
