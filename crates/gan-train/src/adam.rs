@@ -54,7 +54,7 @@ impl Adam {
         tch::no_grad(|| {
             for ((_, p), &(off, n)) in params.iter_mut().zip(&spans) {
                 let slice = flat.narrow(0, off, n);
-                let _ = slice.view_as(p).copy_(p);
+                slice.view_as(p).copy_(p);
                 p.set_data(&slice.view(p.size().as_slice()));
             }
         });
