@@ -1,6 +1,5 @@
 //! Adam whose moments live in our hands, so checkpoints can hold them
 //! (tch's optimizer keeps its state in C++ out of reach).
-use std::collections::BTreeMap;
 
 use tch::{nn::VarStore, Kind, Tensor};
 
@@ -136,14 +135,6 @@ impl Adam {
         }
         out.push(("step".into(), Tensor::from_slice(&[self.step as i64])));
         out
-    }
-
-    /// Names, shapes and kinds [`state`](Self::state) produces, for checkpoint checks.
-    pub fn state_layout(&self) -> BTreeMap<String, (Vec<i64>, Kind)> {
-        self.state()
-            .into_iter()
-            .map(|(n, t)| (n, (t.size(), t.kind())))
-            .collect()
     }
 
     /// Restores the state written by [`state`](Self::state); the caller has checked the layout.

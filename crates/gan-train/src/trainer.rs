@@ -189,10 +189,11 @@ fn sorted_vars(vs: &VarStore) -> Vec<(String, Tensor)> {
     v
 }
 
-fn layout(prefix: &str, vars: &[(String, Tensor)], out: &mut BTreeMap<String, (Vec<i64>, Kind)>) {
-    for (n, t) in vars {
-        out.insert(format!("{prefix}.{n}"), (t.size(), t.kind()));
-    }
+/// Names (with `prefix.`), shapes and kinds of `vars`: what a checkpoint must hold for them.
+fn layout(prefix: &str, vars: &[(String, Tensor)]) -> BTreeMap<String, (Vec<i64>, Kind)> {
+    vars.iter()
+        .map(|(n, t)| (format!("{prefix}{n}"), (t.size(), t.kind())))
+        .collect()
 }
 
 fn copy_into(
@@ -329,11 +330,7 @@ impl Trainer {
     }
 
     fn restore(&mut self, loaded: checkpoint::Loaded) -> Result<()> {
-        let expected: BTreeMap<String, (Vec<i64>, Kind)> = self
-            .state()
-            .into_iter()
-            .map(|(n, t)| (n, (t.size(), t.kind())))
-            .collect();
+        let expected = layout("", &self.state());
         let mut result = checkpoint::check_layout(&loaded.path, &expected, &loaded.tensors);
         if loaded.meta.seed != self.cfg.seed {
             let diff = format!(
@@ -726,8 +723,7 @@ impl TrainedGenerator {
         let vs = VarStore::new(device);
         let generator = Generator::new(&vs.root(), &config.generator, DATA_DIM)?;
         let vars = sorted_vars(&vs);
-        let mut expected = BTreeMap::new();
-        layout("g_ema", &vars, &mut expected);
+        let expected = layout("g_ema.", &vars);
         let subset: BTreeMap<String, Tensor> = loaded
             .tensors
             .iter()
