@@ -89,6 +89,14 @@ impl Discriminator {
         }
     }
 
+    /// Whether each pack's logit depends on that pack alone, so that real and generated
+    /// batches may share one forward pass (false with batch norm, which mixes the batch).
+    pub fn batch_independent(&self) -> bool {
+        match self {
+            Discriminator::Mlp(d) => d.batch_independent(),
+        }
+    }
+
     /// Logits, one per pack of samples: `[B / pack]`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         match self {

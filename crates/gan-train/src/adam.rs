@@ -38,25 +38,12 @@ impl Adam {
             .filter(|(_, t)| trainable.iter().any(|x| x.is_set_to(t)))
             .collect();
         params.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut spans = Vec::with_capacity(params.len());
-        let mut total = 0i64;
-        for (_, p) in &params {
-            let n = p.numel() as i64;
-            spans.push((total, n));
-            total += n;
-        }
         let (kind, device) = params
             .first()
             .map(|(_, p)| (p.kind(), p.device()))
             .unwrap_or((Kind::Float, vs.device()));
-        let flat = Tensor::zeros([total], (kind, device));
-        tch::no_grad(|| {
-            for ((_, p), &(off, n)) in params.iter_mut().zip(&spans) {
-                let slice = flat.narrow(0, off, n);
-                slice.view_as(p).copy_(p);
-                p.set_data(&slice.view(p.size().as_slice()));
-            }
-        });
+        let tensors: Vec<Tensor> = params.iter().map(|(_, p)| p.shallow_clone()).collect();
+        let (flat, spans) = crate::flat::flatten(&tensors, kind, device);
         let exp_avg = flat.zeros_like();
         let exp_avg_sq = flat.zeros_like();
         Adam {
@@ -71,6 +58,17 @@ impl Adam {
             beta2,
             eps,
         }
+    }
+
+    /// The parameters as one contiguous buffer (each parameter is a view of its slice), in
+    /// the order of [`param_names`](Self::param_names).
+    pub fn flat_params(&self) -> &Tensor {
+        &self.flat
+    }
+
+    /// Names of the parameters, in buffer order (sorted).
+    pub fn param_names(&self) -> impl Iterator<Item = &str> {
+        self.params.iter().map(|(n, _)| n.as_str())
     }
 
     /// Updates done so far.

@@ -25,7 +25,9 @@
 mod adam;
 pub mod checkpoint;
 mod config;
+mod ema;
 mod error;
+mod flat;
 mod metrics;
 pub mod plot;
 mod trainer;

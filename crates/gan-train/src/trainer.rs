@@ -15,6 +15,7 @@ use tch::{nn::VarStore, Device, Kind, Tensor};
 use crate::adam::Adam;
 use crate::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use crate::config::TrainConfig;
+use crate::ema::Ema;
 use crate::error::{io_err, Error, Result};
 use crate::metrics::MetricsWriter;
 use crate::plot;
@@ -135,7 +136,7 @@ pub struct Trainer {
     g_ema: Generator,
     opt_g: Adam,
     opt_d: Adam,
-    ema_pairs: Vec<(Tensor, Tensor)>,
+    ema: Ema,
     step: u64,
     metrics: MetricsWriter,
     pending: Vec<Tensor>,
@@ -277,11 +278,7 @@ impl Trainer {
         let o = &cfg.optim;
         let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps);
         let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps);
-        let ema_pairs = sorted_vars(&vs_ema)
-            .into_iter()
-            .zip(sorted_vars(&vs_g))
-            .map(|((_, e), (_, p))| (e, p))
-            .collect();
+        let ema = Ema::new(&vs_g, &opt_g, &vs_ema);
         Ok(Trainer {
             cfg,
             run,
@@ -296,7 +293,7 @@ impl Trainer {
             g_ema,
             opt_g,
             opt_d,
-            ema_pairs,
+            ema,
             step: 0,
             metrics,
             pending: Vec::new(),
@@ -440,8 +437,19 @@ impl Trainer {
             } else {
                 fake.shallow_clone()
             };
-            let l_real = self.d.forward_t(&real_in.reshape([-1, dim]), true)?;
-            let l_fake = self.d.forward_t(&fake_in.reshape([-1, dim]), true)?;
+            let (l_real, l_fake) = if self.d.batch_independent() {
+                // One pass over real and fake together: half the operations, same logits.
+                let both =
+                    Tensor::cat(&[real_in.reshape([-1, dim]), fake_in.reshape([-1, dim])], 0);
+                let l = self.d.forward_t(&both, true)?;
+                let n = b / pack;
+                (l.narrow(0, 0, n), l.narrow(0, n, n))
+            } else {
+                (
+                    self.d.forward_t(&real_in.reshape([-1, dim]), true)?,
+                    self.d.forward_t(&fake_in.reshape([-1, dim]), true)?,
+                )
+            };
             let mut loss = lc.kind.discriminator(&l_real, &l_fake)?;
             if lc.gp_weight > 0.0 {
                 let d = &self.d;
@@ -497,11 +505,7 @@ impl Trainer {
             .train
             .ema_decay
             .min((1.0 + self.step as f64) / (10.0 + self.step as f64));
-        tch::no_grad(|| {
-            for (e, p) in &mut self.ema_pairs {
-                let _ = e.lerp_(p, 1.0 - beta);
-            }
-        });
+        self.ema.update(beta);
 
         let (d_loss, d_real, d_fake) = d_stats.expect("n_critic >= 1");
         self.pending
