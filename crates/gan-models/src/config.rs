@@ -107,7 +107,32 @@ impl MlpConfig {
     }
 }
 
-/// Which generator to build (`arch = "mlp"` in TOML).
+/// How the generator is told the class (class-conditional models).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum GConditioning {
+    /// Unconditional.
+    #[default]
+    None,
+    /// Conditional batch norm: one scale and shift per class (Miyato & Koyama 2018).
+    BatchNorm,
+}
+
+/// How the discriminator uses the class (class-conditional models).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DConditioning {
+    /// Unconditional.
+    #[default]
+    None,
+    /// Projection discriminator: adds `embed(y) . phi(x)` to the logit (Miyato & Koyama 2018).
+    Projection,
+    /// AC-GAN: an auxiliary head predicts the class (Odena et al. 2017); the training loop
+    /// adds its cross-entropy to both losses.
+    AuxiliaryClassifier,
+}
+
+/// Which generator to build (`arch = "mlp" | "dcgan" | "resnet"` in TOML).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "arch", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum GeneratorConfig {
@@ -120,10 +145,54 @@ pub enum GeneratorConfig {
         #[serde(default)]
         mlp: MlpConfig,
     },
+    /// DCGAN (Radford et al. 2016): transposed convolutions, batch norm, ReLU, tanh.
+    Dcgan {
+        /// Size of the latent vector (pytorch/examples: 100).
+        #[serde(default = "default_dcgan_latent")]
+        latent_dim: i64,
+        /// Channels of the last hidden layer, doubled towards the input (ngf; 64).
+        #[serde(default = "default_dcgan_width")]
+        width: i64,
+        /// Class conditioning.
+        #[serde(default)]
+        conditioning: GConditioning,
+    },
+    /// SNGAN's ResNet generator (Miyato et al. 2018).
+    Resnet {
+        /// Size of the latent vector (128).
+        #[serde(default = "default_resnet_latent")]
+        latent_dim: i64,
+        /// Channels of every residual block (256).
+        #[serde(default = "default_resnet_g_width")]
+        width: i64,
+        /// Class conditioning.
+        #[serde(default)]
+        conditioning: GConditioning,
+    },
 }
 
 fn default_latent() -> i64 {
     2
+}
+
+fn default_dcgan_latent() -> i64 {
+    100
+}
+
+fn default_dcgan_width() -> i64 {
+    64
+}
+
+fn default_resnet_latent() -> i64 {
+    128
+}
+
+fn default_resnet_g_width() -> i64 {
+    256
+}
+
+fn default_resnet_d_width() -> i64 {
+    128
 }
 
 fn default_pack() -> i64 {
@@ -139,24 +208,45 @@ impl Default for GeneratorConfig {
     }
 }
 
+fn check_range(key: &str, v: i64, lo: i64, hi: i64) -> Result<()> {
+    if (lo..=hi).contains(&v) {
+        Ok(())
+    } else {
+        Err(config_err(key, format!("{v} is not in {lo}..={hi}")))
+    }
+}
+
 impl GeneratorConfig {
     /// Checks ranges; errors name the key.
     pub fn validate(&self) -> Result<()> {
         match self {
             GeneratorConfig::Mlp { latent_dim, mlp } => {
-                if !(1..=1 << 16).contains(latent_dim) {
-                    return Err(config_err(
-                        "generator.latent_dim",
-                        format!("{latent_dim} is not in 1..=65536"),
-                    ));
-                }
+                check_range("generator.latent_dim", *latent_dim, 1, 1 << 16)?;
                 mlp.validate("generator.mlp")
             }
+            GeneratorConfig::Dcgan {
+                latent_dim, width, ..
+            }
+            | GeneratorConfig::Resnet {
+                latent_dim, width, ..
+            } => {
+                check_range("generator.latent_dim", *latent_dim, 1, 1 << 16)?;
+                check_range("generator.width", *width, 1, 4096)
+            }
+        }
+    }
+
+    /// The class conditioning asked for.
+    pub fn conditioning(&self) -> GConditioning {
+        match self {
+            GeneratorConfig::Mlp { .. } => GConditioning::None,
+            GeneratorConfig::Dcgan { conditioning, .. }
+            | GeneratorConfig::Resnet { conditioning, .. } => *conditioning,
         }
     }
 }
 
-/// Which discriminator to build (`arch = "mlp"` in TOML).
+/// Which discriminator to build (`arch = "mlp" | "dcgan" | "resnet"` in TOML).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "arch", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum DiscriminatorConfig {
@@ -168,6 +258,30 @@ pub enum DiscriminatorConfig {
         /// The hidden layers.
         #[serde(default)]
         mlp: MlpConfig,
+    },
+    /// DCGAN: strided convolutions, batch norm (not on the first layer), leaky ReLU 0.2.
+    Dcgan {
+        /// Channels of the first layer, doubled at each down-sampling (ndf; 64).
+        #[serde(default = "default_dcgan_width")]
+        width: i64,
+        /// PacGAN packing degree: packs are concatenated along channels (PacDCGAN).
+        #[serde(default = "default_pack")]
+        pack: i64,
+        /// Spectral normalisation of every layer (then without batch norm).
+        #[serde(default)]
+        spectral_norm: bool,
+        /// Class conditioning.
+        #[serde(default)]
+        conditioning: DConditioning,
+    },
+    /// SNGAN's ResNet discriminator, spectrally normalised (Miyato et al. 2018).
+    Resnet {
+        /// Channels of every residual block (128).
+        #[serde(default = "default_resnet_d_width")]
+        width: i64,
+        /// Class conditioning.
+        #[serde(default)]
+        conditioning: DConditioning,
     },
 }
 
@@ -185,13 +299,15 @@ impl DiscriminatorConfig {
     pub fn validate(&self) -> Result<()> {
         match self {
             DiscriminatorConfig::Mlp { pack, mlp } => {
-                if !(1..=64).contains(pack) {
-                    return Err(config_err(
-                        "discriminator.pack",
-                        format!("{pack} is not in 1..=64"),
-                    ));
-                }
+                check_range("discriminator.pack", *pack, 1, 64)?;
                 mlp.validate("discriminator.mlp")
+            }
+            DiscriminatorConfig::Dcgan { width, pack, .. } => {
+                check_range("discriminator.pack", *pack, 1, 64)?;
+                check_range("discriminator.width", *width, 1, 4096)
+            }
+            DiscriminatorConfig::Resnet { width, .. } => {
+                check_range("discriminator.width", *width, 1, 4096)
             }
         }
     }
@@ -199,7 +315,19 @@ impl DiscriminatorConfig {
     /// PacGAN packing degree.
     pub fn pack(&self) -> i64 {
         match self {
-            DiscriminatorConfig::Mlp { pack, .. } => *pack,
+            DiscriminatorConfig::Mlp { pack, .. } | DiscriminatorConfig::Dcgan { pack, .. } => {
+                *pack
+            }
+            DiscriminatorConfig::Resnet { .. } => 1,
+        }
+    }
+
+    /// The class conditioning asked for.
+    pub fn conditioning(&self) -> DConditioning {
+        match self {
+            DiscriminatorConfig::Mlp { .. } => DConditioning::None,
+            DiscriminatorConfig::Dcgan { conditioning, .. }
+            | DiscriminatorConfig::Resnet { conditioning, .. } => *conditioning,
         }
     }
 }
@@ -228,8 +356,23 @@ activation = "identity"
         let err = toml::from_str::<DiscriminatorConfig>("arch = \"mlp\"\n[mlp]\nwidht = 3\n")
             .unwrap_err();
         assert!(err.to_string().contains("widht"), "{err}");
-        let err = toml::from_str::<GeneratorConfig>("arch = \"resnet\"\n").unwrap_err();
-        assert!(err.to_string().contains("resnet"), "{err}");
+        let err = toml::from_str::<GeneratorConfig>("arch = \"stylegan\"\n").unwrap_err();
+        assert!(err.to_string().contains("stylegan"), "{err}");
+        let g: GeneratorConfig =
+            toml::from_str("arch = \"dcgan\"\nconditioning = \"batch-norm\"\n").unwrap();
+        assert_eq!(
+            g,
+            GeneratorConfig::Dcgan {
+                latent_dim: 100,
+                width: 64,
+                conditioning: GConditioning::BatchNorm
+            }
+        );
+        let err = toml::from_str::<DiscriminatorConfig>(
+            "arch = \"dcgan\"\nconditioning = \"projecton\"\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("projecton"), "{err}");
     }
 
     #[test]

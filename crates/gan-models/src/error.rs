@@ -21,6 +21,9 @@ pub enum Error {
         /// The shape that came.
         got: Vec<i64>,
     },
+    /// A class-conditional network called without labels.
+    #[error("{0} is class-conditional and needs labels")]
+    MissingLabels(&'static str),
     /// An error raised by libtorch.
     #[error(transparent)]
     Torch(#[from] tch::TchError),

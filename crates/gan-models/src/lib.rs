@@ -5,47 +5,163 @@
 //! [`Discriminator`] are the enums the training loop holds; their configs are
 //! `#[serde(tag = "arch")]` enums so a TOML file picks the architecture by name.
 //!
-//! So far: MLPs for low-dimensional data ([`MlpGenerator`], [`MlpDiscriminator`]) with
-//! configurable depth, width, activation, batch norm, maxout and PacGAN packing.
+//! * MLPs for low-dimensional data ([`MlpGenerator`], [`MlpDiscriminator`]): depth, width,
+//!   activation, batch norm, maxout and PacGAN packing.
+//! * DCGAN for images of 32x32, 64x64 and other `b * 2^k` sizes ([`DcganGenerator`],
+//!   [`DcganDiscriminator`]; the 64x64 pair is pytorch/examples' layer for layer).
+//! * SNGAN's ResNets for 32x32 ([`ResnetGenerator`], [`ResnetDiscriminator`]) with spectral
+//!   normalisation (power-iteration vectors saved with the weights).
+//! * Class conditioning: conditional batch norm in generators, a projection or an
+//!   auxiliary-classifier head in discriminators.
+//!
+//! Networks are built for a [`DataSpec`] (the shape of one sample and the number of classes).
 //!
 //! ```
-//! use gan_models::{Generator, GeneratorConfig, Discriminator, DiscriminatorConfig};
+//! use gan_models::{DataSpec, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 //! use tch::{nn, Device, Kind, Tensor};
 //! let vs = nn::VarStore::new(Device::Cpu);
-//! let g = Generator::new(&(vs.root() / "g"), &GeneratorConfig::default(), 2)?;
-//! let d = Discriminator::new(&(vs.root() / "d"), &DiscriminatorConfig::default(), 2)?;
+//! let points = DataSpec::points(2);
+//! let g = Generator::new(&(vs.root() / "g"), &GeneratorConfig::default(), &points)?;
+//! let d = Discriminator::new(&(vs.root() / "d"), &DiscriminatorConfig::default(), &points)?;
 //! let z = Tensor::randn([64, g.latent_dim()], (Kind::Float, Device::Cpu));
-//! let logits = d.forward_t(&g.forward_t(&z, true), true)?;
+//! let logits = d.forward_t(&g.forward_t(&z, None, true)?, None, true)?;
 //! assert_eq!(logits.size(), vec![64]);
-//! # Ok::<(), gan_models::Error>(())
+//!
+//! // A class-conditional DCGAN pair for 32x32 grey images in 10 classes.
+//! let images = DataSpec::images(1, 32, 32, 10);
+//! let g_cfg: GeneratorConfig = toml::from_str("arch = 'dcgan'\nconditioning = 'batch-norm'")?;
+//! let d_cfg: DiscriminatorConfig = toml::from_str("arch = 'dcgan'\nconditioning = 'projection'")?;
+//! let g = Generator::new(&(vs.root() / "cg"), &g_cfg, &images)?;
+//! let d = Discriminator::new(&(vs.root() / "cd"), &d_cfg, &images)?;
+//! let y = Tensor::arange(8, (Kind::Int64, Device::Cpu));
+//! let x = g.forward_t(&Tensor::randn([8, 100], (Kind::Float, Device::Cpu)), Some(&y), true)?;
+//! assert_eq!(x.size(), vec![8, 1, 32, 32]);
+//! assert_eq!(d.forward_t(&x, Some(&y), true)?.size(), vec![8]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod config;
+mod dcgan;
 mod error;
+mod layers;
 mod mlp;
+mod resnet;
 
-pub use config::{Activation, DiscriminatorConfig, GeneratorConfig, MlpConfig, WeightInit};
+pub use config::{
+    Activation, DConditioning, DiscriminatorConfig, GConditioning, GeneratorConfig, MlpConfig,
+    WeightInit,
+};
+pub use dcgan::{DcganDiscriminator, DcganGenerator};
 pub use error::{Error, Result};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
+pub use resnet::{ResnetDiscriminator, ResnetGenerator};
 
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
+
+/// What the networks are built for: the shape of one sample (`[dim]` for points,
+/// `[C, H, W]` for images) and the number of classes (0 for unlabelled data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSpec {
+    /// Shape of one sample.
+    pub shape: Vec<i64>,
+    /// Number of classes (0: no labels).
+    pub n_classes: i64,
+}
+
+impl DataSpec {
+    /// Unlabelled points of dimension `dim`.
+    pub fn points(dim: i64) -> Self {
+        DataSpec {
+            shape: vec![dim],
+            n_classes: 0,
+        }
+    }
+
+    /// Images `[channels, height, width]` in `n_classes` classes (0: unlabelled).
+    pub fn images(channels: i64, height: i64, width: i64, n_classes: i64) -> Self {
+        DataSpec {
+            shape: vec![channels, height, width],
+            n_classes,
+        }
+    }
+
+    fn point_dim(&self, what: &'static str) -> Result<i64> {
+        match self.shape[..] {
+            [d] if d > 0 => Ok(d),
+            _ => Err(Error::Shape {
+                what,
+                expected: "points [dim] (the MLP networks are for low-dimensional data; use \
+                           arch = \"dcgan\" or \"resnet\" for images)"
+                    .into(),
+                got: self.shape.clone(),
+            }),
+        }
+    }
+
+    fn check_classes(&self, key: &str, conditional: bool) -> Result<()> {
+        if conditional && self.n_classes < 2 {
+            return Err(error::config_err(
+                key,
+                format!(
+                    "a class-conditional network needs a labelled data set with at least 2 \
+                     classes; this one has {}",
+                    self.n_classes
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// A generator chosen by [`GeneratorConfig`].
 #[derive(Debug)]
 pub enum Generator {
     /// A multilayer perceptron.
     Mlp(MlpGenerator),
+    /// DCGAN.
+    Dcgan(DcganGenerator),
+    /// SNGAN ResNet.
+    Resnet(ResnetGenerator),
 }
 
 impl Generator {
-    /// Builds the generator under `p`, producing samples of dimension `data_dim`.
-    pub fn new(p: &nn::Path, cfg: &GeneratorConfig, data_dim: i64) -> Result<Self> {
+    /// Builds the generator under `p` for samples described by `data`.
+    pub fn new(p: &nn::Path, cfg: &GeneratorConfig, data: &DataSpec) -> Result<Self> {
         cfg.validate()?;
+        data.check_classes(
+            "generator.conditioning",
+            cfg.conditioning() != GConditioning::None,
+        )?;
         Ok(match cfg {
-            GeneratorConfig::Mlp { latent_dim, mlp } => {
-                Generator::Mlp(MlpGenerator::new(p, *latent_dim, mlp, data_dim))
-            }
+            GeneratorConfig::Mlp { latent_dim, mlp } => Generator::Mlp(MlpGenerator::new(
+                p,
+                *latent_dim,
+                mlp,
+                data.point_dim("MLP generator output")?,
+            )),
+            GeneratorConfig::Dcgan {
+                latent_dim,
+                width,
+                conditioning,
+            } => Generator::Dcgan(DcganGenerator::new(
+                p,
+                *latent_dim,
+                *width,
+                *conditioning,
+                data,
+            )?),
+            GeneratorConfig::Resnet {
+                latent_dim,
+                width,
+                conditioning,
+            } => Generator::Resnet(ResnetGenerator::new(
+                p,
+                *latent_dim,
+                *width,
+                *conditioning,
+                data,
+            )?),
         })
     }
 
@@ -53,13 +169,37 @@ impl Generator {
     pub fn latent_dim(&self) -> i64 {
         match self {
             Generator::Mlp(g) => g.latent_dim(),
+            Generator::Dcgan(g) => g.latent_dim(),
+            Generator::Resnet(g) => g.latent_dim(),
         }
     }
 
-    /// Maps latents `[B, latent_dim]` to samples; `train` selects batch statistics.
-    pub fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
+    /// Whether [`forward_t`](Self::forward_t) needs class labels.
+    pub fn conditional(&self) -> bool {
         match self {
-            Generator::Mlp(g) => g.forward_t(z, train),
+            Generator::Mlp(_) => false,
+            Generator::Dcgan(g) => g.conditional(),
+            Generator::Resnet(g) => g.conditional(),
+        }
+    }
+
+    /// Maps latents `[B, latent_dim]` (and labels `[B]` for a conditional generator) to
+    /// samples; `train` selects batch statistics.
+    pub fn forward_t(&self, z: &Tensor, y: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        match self {
+            Generator::Mlp(g) => {
+                let size = z.size();
+                if size.len() != 2 || size[1] != g.latent_dim() {
+                    return Err(Error::Shape {
+                        what: "MLP generator input",
+                        expected: format!("[B, {}]", g.latent_dim()),
+                        got: size,
+                    });
+                }
+                Ok(g.forward_t(z, train))
+            }
+            Generator::Dcgan(g) => g.forward_t(z, y, train),
+            Generator::Resnet(g) => g.forward_t(z, y, train),
         }
     }
 }
@@ -69,16 +209,44 @@ impl Generator {
 pub enum Discriminator {
     /// A multilayer perceptron, optionally packed.
     Mlp(MlpDiscriminator),
+    /// DCGAN.
+    Dcgan(DcganDiscriminator),
+    /// SNGAN ResNet.
+    Resnet(ResnetDiscriminator),
 }
 
 impl Discriminator {
-    /// Builds the discriminator under `p` for samples of dimension `data_dim`.
-    pub fn new(p: &nn::Path, cfg: &DiscriminatorConfig, data_dim: i64) -> Result<Self> {
+    /// Builds the discriminator under `p` for samples described by `data`.
+    pub fn new(p: &nn::Path, cfg: &DiscriminatorConfig, data: &DataSpec) -> Result<Self> {
         cfg.validate()?;
+        data.check_classes(
+            "discriminator.conditioning",
+            cfg.conditioning() != DConditioning::None,
+        )?;
         Ok(match cfg {
-            DiscriminatorConfig::Mlp { pack, mlp } => {
-                Discriminator::Mlp(MlpDiscriminator::new(p, *pack, mlp, data_dim))
-            }
+            DiscriminatorConfig::Mlp { pack, mlp } => Discriminator::Mlp(MlpDiscriminator::new(
+                p,
+                *pack,
+                mlp,
+                data.point_dim("MLP discriminator input")?,
+            )),
+            DiscriminatorConfig::Dcgan {
+                width,
+                pack,
+                spectral_norm,
+                conditioning,
+            } => Discriminator::Dcgan(DcganDiscriminator::new(
+                p,
+                *width,
+                *pack,
+                *spectral_norm,
+                *conditioning,
+                data,
+            )?),
+            DiscriminatorConfig::Resnet {
+                width,
+                conditioning,
+            } => Discriminator::Resnet(ResnetDiscriminator::new(p, *width, *conditioning, data)?),
         })
     }
 
@@ -86,6 +254,17 @@ impl Discriminator {
     pub fn pack(&self) -> i64 {
         match self {
             Discriminator::Mlp(d) => d.pack(),
+            Discriminator::Dcgan(d) => d.pack(),
+            Discriminator::Resnet(_) => 1,
+        }
+    }
+
+    /// Whether [`forward_t`](Self::forward_t) needs class labels (projection).
+    pub fn conditional(&self) -> bool {
+        match self {
+            Discriminator::Mlp(_) => false,
+            Discriminator::Dcgan(d) => d.conditional(),
+            Discriminator::Resnet(d) => d.conditional(),
         }
     }
 
@@ -94,13 +273,28 @@ impl Discriminator {
     pub fn batch_independent(&self) -> bool {
         match self {
             Discriminator::Mlp(d) => d.batch_independent(),
+            Discriminator::Dcgan(d) => d.batch_independent(),
+            Discriminator::Resnet(_) => true,
         }
     }
 
     /// Logits, one per pack of samples: `[B / pack]`.
-    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+    pub fn forward_t(&self, x: &Tensor, y: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.forward_full(x, y, train)?.0)
+    }
+
+    /// Logits `[B / pack]` and, for an auxiliary-classifier discriminator, class logits
+    /// `[B / pack, K]`.
+    pub fn forward_full(
+        &self,
+        x: &Tensor,
+        y: Option<&Tensor>,
+        train: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         match self {
-            Discriminator::Mlp(d) => d.forward_t(x, train),
+            Discriminator::Mlp(d) => Ok((d.forward_t(x, train)?, None)),
+            Discriminator::Dcgan(d) => d.forward_full(x, y, train),
+            Discriminator::Resnet(d) => d.forward_full(x, y, train),
         }
     }
 }

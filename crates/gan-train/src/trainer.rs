@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use gan_data::{points, Mixture2d, MixtureSampler, ModeMetrics};
 use gan_losses::{grad_norm_sq, gradient_penalty};
-use gan_models::{Discriminator, Generator};
+use gan_models::{DataSpec, Discriminator, Generator};
 use gan_tensor::{seed_all, step_seed, Stream};
 use serde::{Deserialize, Serialize};
 use tch::{nn::VarStore, Device, Kind, Tensor};
@@ -169,9 +169,10 @@ fn build_nets(cfg: &TrainConfig, device: Device, data_dim: i64) -> Result<Nets> 
     let vs_g = VarStore::new(device);
     let vs_d = VarStore::new(device);
     let mut vs_ema = VarStore::new(device);
-    let g = Generator::new(&vs_g.root(), &cfg.generator, data_dim)?;
-    let d = Discriminator::new(&vs_d.root(), &cfg.discriminator, data_dim)?;
-    let g_ema = Generator::new(&vs_ema.root(), &cfg.generator, data_dim)?;
+    let spec = DataSpec::points(data_dim);
+    let g = Generator::new(&vs_g.root(), &cfg.generator, &spec)?;
+    let d = Discriminator::new(&vs_d.root(), &cfg.discriminator, &spec)?;
+    let g_ema = Generator::new(&vs_ema.root(), &cfg.generator, &spec)?;
     vs_ema.copy(&vs_g)?;
     vs_ema.freeze();
     Ok(Nets {
@@ -426,7 +427,7 @@ impl Trainer {
         for _ in 0..self.cfg.train.n_critic {
             let real = self.sampler.sample(b);
             let z = Tensor::randn([b, latent], opts);
-            let fake = tch::no_grad(|| self.g.forward_t(&z, true));
+            let fake = tch::no_grad(|| self.g.forward_t(&z, None, true))?;
             let real_in = if r1 > 0.0 {
                 as_packs(&real).detach().set_requires_grad(true)
             } else {
@@ -441,13 +442,13 @@ impl Trainer {
                 // One pass over real and fake together: half the operations, same logits.
                 let both =
                     Tensor::cat(&[real_in.reshape([-1, dim]), fake_in.reshape([-1, dim])], 0);
-                let l = self.d.forward_t(&both, true)?;
+                let l = self.d.forward_t(&both, None, true)?;
                 let n = b / pack;
                 (l.narrow(0, 0, n), l.narrow(0, n, n))
             } else {
                 (
-                    self.d.forward_t(&real_in.reshape([-1, dim]), true)?,
-                    self.d.forward_t(&fake_in.reshape([-1, dim]), true)?,
+                    self.d.forward_t(&real_in.reshape([-1, dim]), None, true)?,
+                    self.d.forward_t(&fake_in.reshape([-1, dim]), None, true)?,
                 )
             };
             let mut loss = lc.kind.discriminator(&l_real, &l_fake)?;
@@ -455,7 +456,7 @@ impl Trainer {
                 let d = &self.d;
                 // Shapes were checked by the forward passes above.
                 let critic = |x: &Tensor| {
-                    d.forward_t(&x.reshape([-1, dim]), true)
+                    d.forward_t(&x.reshape([-1, dim]), None, true)
                         .expect("checked shape")
                 };
                 loss += gradient_penalty(critic, &as_packs(&real), &as_packs(&fake), lc.gp_target)?
@@ -483,10 +484,12 @@ impl Trainer {
         self.vs_d.freeze();
         let g_loss = (|| -> Result<Tensor> {
             let z = Tensor::randn([b, latent], opts);
-            let l_fake = self.d.forward_t(&self.g.forward_t(&z, true), true)?;
+            let l_fake = self
+                .d
+                .forward_t(&self.g.forward_t(&z, None, true)?, None, true)?;
             let l_real = match &last_real {
                 Some(real) if lc.kind.needs_real_for_generator() => {
-                    self.d.forward_t(real, true)?.detach()
+                    self.d.forward_t(real, None, true)?.detach()
                 }
                 _ => l_fake.detach(),
             };
@@ -561,7 +564,7 @@ impl Trainer {
     }
 
     /// Samples `n` points from the EMA generator with `seed` (eval mode: no statistics change).
-    pub fn sample_ema(&self, n: i64, seed: i64) -> Tensor {
+    pub fn sample_ema(&self, n: i64, seed: i64) -> Result<Tensor> {
         sample_generator(&self.g_ema, n, seed, self.device)
     }
 
@@ -570,7 +573,7 @@ impl Trainer {
         let x = self.sample_ema(
             self.cfg.train.eval_samples,
             step_seed(self.cfg.seed, Stream::Eval, 0),
-        );
+        )?;
         let pts = points(&x)?;
         let modes = self.data.evaluate(&pts)?;
         let rec = EvalRecord {
@@ -659,10 +662,10 @@ impl Trainer {
     }
 }
 
-fn sample_generator(g: &Generator, n: i64, seed: i64, device: Device) -> Tensor {
+fn sample_generator(g: &Generator, n: i64, seed: i64, device: Device) -> Result<Tensor> {
     seed_all(seed);
     let z = Tensor::randn([n, g.latent_dim()], (Kind::Float, device));
-    tch::no_grad(|| g.forward_t(&z, false))
+    Ok(tch::no_grad(|| g.forward_t(&z, None, false))?)
 }
 
 /// Writes `x,y` lines, no header.
@@ -725,7 +728,7 @@ impl TrainedGenerator {
             .ok_or_else(|| Error::NoCheckpoint(run.root.clone()))?;
         let loaded = checkpoint::load(&ckpt.path)?;
         let vs = VarStore::new(device);
-        let generator = Generator::new(&vs.root(), &config.generator, DATA_DIM)?;
+        let generator = Generator::new(&vs.root(), &config.generator, &DataSpec::points(DATA_DIM))?;
         let vars = sorted_vars(&vs);
         let expected = layout("g_ema.", &vars);
         let subset: BTreeMap<String, Tensor> = loaded
@@ -747,7 +750,7 @@ impl TrainedGenerator {
     }
 
     /// `n` samples from latents seeded by `seed`.
-    pub fn sample(&self, n: i64, seed: i64) -> Tensor {
+    pub fn sample(&self, n: i64, seed: i64) -> Result<Tensor> {
         sample_generator(&self.generator, n, seed, self.device)
     }
 

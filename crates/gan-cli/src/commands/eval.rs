@@ -102,7 +102,7 @@ pub fn handle_command(args: Args) -> Result<()> {
         let g = TrainedGenerator::load(run, args.device.resolve()?)
             .with_context(|| format!("cannot load a generator from {}", run.display()))?;
         let data = g.data();
-        let pts = gan_data::points(&g.sample(args.n, args.seed))?;
+        let pts = gan_data::points(&g.sample(args.n, args.seed)?)?;
         let metrics = data.evaluate(&pts)?;
         let out = args.out.clone().unwrap_or_else(|| run.join("eval.json"));
         (

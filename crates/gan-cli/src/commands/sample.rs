@@ -37,7 +37,7 @@ pub fn handle_command(args: Args) -> Result<()> {
     }
     let g = TrainedGenerator::load(&args.run, args.device.resolve()?)
         .with_context(|| format!("cannot load a generator from {}", args.run.display()))?;
-    let pts = gan_data::points(&g.sample(args.n, args.seed))?;
+    let pts = gan_data::points(&g.sample(args.n, args.seed)?)?;
     write_csv(&args.out, &pts)?;
     eprintln!(
         "wrote {} samples from step {} ({}) to {}",

@@ -1,0 +1,356 @@
+//! Image data sets held in memory as bytes, and their copy on the device.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use crate::folder::{self, FolderOptions};
+use crate::{cifar, idx, Error, Result};
+
+/// Which part of a standard data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Split {
+    /// The training images.
+    Train,
+    /// The held-out test images.
+    Test,
+}
+
+impl Split {
+    /// `"train"` or `"test"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+}
+
+impl fmt::Display for Split {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A whole image data set in host memory, as `u8`.
+///
+/// Invariants (checked by every constructor): at least one image, `images.len() ==
+/// len() * channels * height * width`, and every label is in `0..class_names.len()`.
+#[derive(Clone)]
+pub struct ImageDataset {
+    /// Pixels, `[N, C, H, W]` row-major.
+    pub images: Vec<u8>,
+    /// One label per image, in `0..class_names.len()`.
+    pub labels: Vec<i64>,
+    /// C: 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    /// H, in pixels.
+    pub height: usize,
+    /// W, in pixels.
+    pub width: usize,
+    /// The name of each label.
+    pub class_names: Vec<String>,
+    /// Where the data came from, for people: a path, and the split if any.
+    pub source: String,
+    /// Files left out by [`FolderOptions::skip_bad`], with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+impl fmt::Debug for ImageDataset {
+    /// A summary: the pixels themselves are left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImageDataset")
+            .field("source", &self.source)
+            .field("len", &self.len())
+            .field("channels", &self.channels)
+            .field("height", &self.height)
+            .field("width", &self.width)
+            .field("class_names", &self.class_names)
+            .field("skipped", &self.skipped.len())
+            .finish()
+    }
+}
+
+impl ImageDataset {
+    /// A data set from its parts, checking the invariants; `shape` is `[C, H, W]`.
+    pub fn from_parts(
+        images: Vec<u8>,
+        labels: Vec<i64>,
+        shape: [usize; 3],
+        class_names: Vec<String>,
+        source: impl Into<String>,
+    ) -> Result<Self> {
+        let [channels, height, width] = shape;
+        if labels.is_empty() {
+            return Err(Error::Options("a data set needs at least one image".into()));
+        }
+        let expected = shape
+            .iter()
+            .try_fold(labels.len(), |acc, &d| acc.checked_mul(d));
+        if expected != Some(images.len()) || images.is_empty() {
+            return Err(Error::Options(format!(
+                "{} bytes of pixels do not make {} images of shape {shape:?}",
+                images.len(),
+                labels.len()
+            )));
+        }
+        let n_classes = class_names.len() as i64;
+        if let Some(i) = labels.iter().position(|&l| !(0..n_classes).contains(&l)) {
+            return Err(Error::Options(format!(
+                "label {} of image {i} is not in 0..{n_classes} (the number of class names)",
+                labels[i]
+            )));
+        }
+        Ok(ImageDataset {
+            images,
+            labels,
+            channels,
+            height,
+            width,
+            class_names,
+            source: source.into(),
+            skipped: Vec::new(),
+        })
+    }
+
+    /// A grey data set from an IDX image file (`[N, H, W]`) and an IDX label file (`[N]`),
+    /// each raw or gzipped. The classes are named `"0"` to the largest label.
+    pub fn idx(images_path: impl AsRef<Path>, labels_path: impl AsRef<Path>) -> Result<Self> {
+        let (images_path, labels_path) = (images_path.as_ref(), labels_path.as_ref());
+        let images = idx::read_idx(images_path)?;
+        let labels = idx::read_idx(labels_path)?;
+        let &[n_images, height, width] = images.dims.as_slice() else {
+            return Err(Error::Format {
+                path: images_path.to_path_buf(),
+                reason: format!(
+                    "expected 3-D images [N, H, W], found dimensions {:?}",
+                    images.dims
+                ),
+            });
+        };
+        let &[n_labels] = labels.dims.as_slice() else {
+            return Err(Error::Format {
+                path: labels_path.to_path_buf(),
+                reason: format!(
+                    "expected 1-D labels [N], found dimensions {:?}",
+                    labels.dims
+                ),
+            });
+        };
+        if n_images != n_labels {
+            return Err(Error::Mismatch {
+                images: images_path.to_path_buf(),
+                n_images,
+                labels: labels_path.to_path_buf(),
+                n_labels,
+            });
+        }
+        if n_images == 0 || height == 0 || width == 0 {
+            return Err(Error::NoImages {
+                path: images_path.to_path_buf(),
+                reason: format!("the IDX file holds {n_images} images of {height}x{width}"),
+            });
+        }
+        let max_label = labels.data.iter().copied().max().unwrap_or(0);
+        ImageDataset::from_parts(
+            images.data,
+            labels.data.into_iter().map(i64::from).collect(),
+            [1, height, width],
+            (0..=max_label).map(|k| k.to_string()).collect(),
+            images_path.display().to_string(),
+        )
+    }
+
+    /// MNIST or Fashion-MNIST from a folder holding `{train,t10k}-images-idx3-ubyte` and
+    /// `{train,t10k}-labels-idx1-ubyte`, each raw or with `.gz`.
+    pub fn mnist_dir(dir: impl AsRef<Path>, split: Split) -> Result<Self> {
+        let dir = dir.as_ref();
+        let prefix = match split {
+            Split::Train => "train",
+            Split::Test => "t10k",
+        };
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for kind in ["images-idx3", "labels-idx1"] {
+            let name = format!("{prefix}-{kind}-ubyte");
+            let gz = format!("{name}.gz");
+            let path = [&name, &gz]
+                .into_iter()
+                .map(|n| dir.join(n))
+                .find(|p| p.is_file());
+            match path {
+                Some(path) => found.push(path),
+                None => missing.push(format!("{name} (or {gz})")),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::MissingFiles {
+                dir: dir.to_path_buf(),
+                missing,
+                hint:
+                    "Put MNIST or Fashion-MNIST there, e.g. with `cargo xtask data fashion-mnist`"
+                        .into(),
+            });
+        }
+        let mut data = ImageDataset::idx(&found[0], &found[1])?;
+        data.source = format!("{} ({split})", dir.display());
+        Ok(data)
+    }
+
+    /// CIFAR-10 from the folder of its binary version (`cifar-10-batches-bin`): the train
+    /// split is `data_batch_1.bin`..`data_batch_5.bin`, the test split `test_batch.bin`; class
+    /// names come from `batches.meta.txt` when present.
+    pub fn cifar10_dir(dir: impl AsRef<Path>, split: Split) -> Result<Self> {
+        let dir = dir.as_ref();
+        let names: Vec<String> = match split {
+            Split::Train => (1..=5).map(|k| format!("data_batch_{k}.bin")).collect(),
+            Split::Test => vec!["test_batch.bin".into()],
+        };
+        let missing: Vec<String> = names
+            .iter()
+            .filter(|n| !dir.join(n).is_file())
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::MissingFiles {
+                dir: dir.to_path_buf(),
+                missing,
+                hint: "Download the binary version (cifar-10-binary.tar.gz) from \
+                       https://www.cs.toronto.edu/~kriz/cifar.html and point to its \
+                       cifar-10-batches-bin folder"
+                    .into(),
+            });
+        }
+        let class_names = cifar::read_class_names(dir)?;
+        // `collect` keeps the file order.
+        let batches = names
+            .par_iter()
+            .map(|n| cifar::read_batch(&dir.join(n)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut images = Vec::with_capacity(batches.iter().map(|b| b.images.len()).sum());
+        let mut labels = Vec::with_capacity(batches.iter().map(|b| b.labels.len()).sum());
+        for b in batches {
+            images.extend_from_slice(&b.images);
+            labels.extend_from_slice(&b.labels);
+        }
+        ImageDataset::from_parts(
+            images,
+            labels,
+            [3, 32, 32],
+            class_names,
+            format!("{} ({split})", dir.display()),
+        )
+    }
+
+    /// The images of a folder, resized and cropped to one size (see [`folder`](crate::folder)
+    /// for the layout rules and [`FolderOptions`] for the settings).
+    ///
+    /// Each image is converted to RGB or luma, resized with a Triangle filter so that it
+    /// covers `height` x `width` with its aspect ratio kept, then centre-cropped. Files are
+    /// decoded in parallel and kept in sorted path order.
+    pub fn folder(root: impl AsRef<Path>, opts: &FolderOptions) -> Result<Self> {
+        folder::load(root.as_ref(), opts)
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there is no image (never true for a data set built by a constructor).
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Number of classes (1 for an unlabelled folder).
+    pub fn n_classes(&self) -> usize {
+        self.class_names.len()
+    }
+
+    /// Images per class, indexed by label.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.n_classes()];
+        for &l in &self.labels {
+            if let Some(c) = usize::try_from(l).ok().and_then(|l| counts.get_mut(l)) {
+                *c += 1;
+            }
+        }
+        counts
+    }
+
+    /// Bytes held by the pixels and the labels.
+    pub fn bytes(&self) -> usize {
+        self.images.len() + self.labels.len() * std::mem::size_of::<i64>()
+    }
+
+    /// The images as a `u8` tensor `[N, C, H, W]` and the labels as an `i64` tensor `[N]`, on
+    /// `device`.
+    ///
+    /// # Panics
+    /// If the public fields were changed so that the invariants no longer hold.
+    pub fn to_tensors(&self, device: Device) -> (Tensor, Tensor) {
+        let shape = [self.len(), self.channels, self.height, self.width].map(|d| d as i64);
+        let images = Tensor::from_slice(&self.images)
+            .view(shape)
+            .to_device(device);
+        let labels = Tensor::from_slice(&self.labels).to_device(device);
+        (images, labels)
+    }
+
+    /// Copies the data set to `device` once, to draw batches there (see [`DeviceImages`]).
+    ///
+    /// # Panics
+    /// As [`to_tensors`](Self::to_tensors).
+    pub fn to_device(&self, device: Device) -> DeviceImages {
+        let (images, labels) = self.to_tensors(device);
+        DeviceImages { images, labels }
+    }
+}
+
+/// An image data set on the device, as `u8`, from [`ImageDataset::to_device`].
+#[derive(Debug)]
+pub struct DeviceImages {
+    /// `u8` pixels, `[N, C, H, W]`.
+    pub images: Tensor,
+    /// `i64` labels, `[N]`.
+    pub labels: Tensor,
+}
+
+impl DeviceImages {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.size().first().map_or(0, |&n| n as usize)
+    }
+
+    /// Whether there is no image.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Where the tensors live.
+    pub fn device(&self) -> Device {
+        self.images.device()
+    }
+
+    /// The images at `idx` as floats in `[-1, 1]` (`x / 127.5 - 1`), `[B, C, H, W]`, and
+    /// their labels, `[B]`. The gather happens on the device: the only host-to-device copy
+    /// is `idx` itself.
+    ///
+    /// # Panics
+    /// If an index is outside `0..len()` (checked on the host, before anything reaches the
+    /// device).
+    pub fn batch(&self, idx: &[i64]) -> (Tensor, Tensor) {
+        let n = self.len() as i64;
+        if let Some(bad) = idx.iter().find(|&&i| !(0..n).contains(&i)) {
+            panic!("batch index {bad} is out of range for {n} images");
+        }
+        let idx = Tensor::from_slice(idx).to_device(self.device());
+        let x = self.images.index_select(0, &idx).to_kind(Kind::Float) / 127.5 - 1.0;
+        let y = self.labels.index_select(0, &idx);
+        (x, y)
+    }
+}

@@ -1,0 +1,441 @@
+//! Building blocks of the image networks: convolutions with optional spectral normalisation,
+//! (class-conditional) batch norm, and the papers' weight initialisations.
+//!
+//! Variable names follow PyTorch's modules (`weight`, `bias`, `running_mean`, and for spectral
+//! norm `weight_orig`, `weight_u`, `weight_v`) so that weights can be compared one to one with
+//! the reference implementations.
+
+use tch::nn::{self, Init};
+use tch::{Kind, Tensor};
+
+/// How a layer's weight is initialised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum WInit {
+    /// N(0, std): DCGAN (Radford et al. 2016).
+    Normal(f64),
+    /// Xavier/Glorot uniform with a gain: SNGAN's ResNets (Miyato et al. 2018, as in mimicry).
+    Xavier(f64),
+}
+
+fn weight_init(init: WInit, fan_in: i64, fan_out: i64) -> Init {
+    match init {
+        WInit::Normal(stdev) => Init::Randn { mean: 0.0, stdev },
+        WInit::Xavier(gain) => {
+            let bound = gain * (6.0 / (fan_in + fan_out) as f64).sqrt();
+            Init::Uniform {
+                lo: -bound,
+                up: bound,
+            }
+        }
+    }
+}
+
+/// Spectral normalisation (Miyato et al. 2018) of one weight, as `torch.nn.utils.spectral_norm`:
+/// the weight is divided by its largest singular value, estimated by power iteration with
+/// vectors `u`, `v` that persist across steps (saved with the weights as `weight_u`,
+/// `weight_v`). In training, each forward pass runs `n_power_iterations` steps first.
+#[derive(Debug)]
+pub(crate) struct SpectralNorm {
+    u: Tensor,
+    v: Tensor,
+    iterations: usize,
+}
+
+fn normalize(x: &Tensor) -> Tensor {
+    x / x.norm().clamp_min(1e-12)
+}
+
+impl SpectralNorm {
+    fn new(p: &nn::Path, rows: i64, cols: i64) -> Self {
+        // PyTorch starts u and v from normalised Gaussians.
+        let mut u = p.zeros_no_train("weight_u", &[rows]);
+        let mut v = p.zeros_no_train("weight_v", &[cols]);
+        tch::no_grad(|| {
+            u.copy_(&normalize(&Tensor::randn(
+                [rows],
+                (Kind::Float, u.device()),
+            )));
+            v.copy_(&normalize(&Tensor::randn(
+                [cols],
+                (Kind::Float, v.device()),
+            )));
+        });
+        SpectralNorm {
+            u,
+            v,
+            iterations: 1,
+        }
+    }
+
+    /// `weight / sigma(weight)`, updating `u` and `v` first when `train`.
+    fn apply(&self, weight: &Tensor, train: bool) -> Tensor {
+        let rows = weight.size()[0];
+        let mat = weight.reshape([rows, -1]);
+        if train {
+            tch::no_grad(|| {
+                let mut u = self.u.shallow_clone();
+                let mut v = self.v.shallow_clone();
+                for _ in 0..self.iterations {
+                    v.copy_(&normalize(&mat.detach().tr().mv(&u)));
+                    u.copy_(&normalize(&mat.detach().mv(&v)));
+                }
+            });
+        }
+        // u and v are constants of the graph (PyTorch clones them): gradients flow through W.
+        let sigma = self.u.dot(&mat.mv(&self.v));
+        weight / sigma
+    }
+}
+
+/// A 2D convolution, optionally spectrally normalised.
+#[derive(Debug)]
+pub(crate) struct Conv2d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    stride: i64,
+    padding: i64,
+    sn: Option<SpectralNorm>,
+}
+
+/// Options of [`Conv2d`] and [`ConvTranspose2d`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConvOpts {
+    pub stride: i64,
+    pub padding: i64,
+    pub bias: bool,
+    pub spectral_norm: bool,
+    pub init: WInit,
+}
+
+impl Conv2d {
+    pub(crate) fn new(p: nn::Path, cin: i64, cout: i64, k: [i64; 2], o: ConvOpts) -> Self {
+        let fan_in = cin * k[0] * k[1];
+        let fan_out = cout * k[0] * k[1];
+        let name = if o.spectral_norm {
+            "weight_orig"
+        } else {
+            "weight"
+        };
+        let weight = p.var(
+            name,
+            &[cout, cin, k[0], k[1]],
+            weight_init(o.init, fan_in, fan_out),
+        );
+        let bias = o.bias.then(|| p.zeros("bias", &[cout]));
+        let sn = o
+            .spectral_norm
+            .then(|| SpectralNorm::new(&p, cout, cin * k[0] * k[1]));
+        Conv2d {
+            weight,
+            bias,
+            stride: o.stride,
+            padding: o.padding,
+            sn,
+        }
+    }
+
+    pub(crate) fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let w = match &self.sn {
+            Some(sn) => sn.apply(&self.weight, train),
+            None => self.weight.shallow_clone(),
+        };
+        x.conv2d(
+            &w,
+            self.bias.as_ref(),
+            [self.stride, self.stride],
+            [self.padding, self.padding],
+            [1, 1],
+            1,
+        )
+    }
+}
+
+/// A transposed 2D convolution (weight `[in, out, kh, kw]`, as PyTorch).
+#[derive(Debug)]
+pub(crate) struct ConvTranspose2d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    stride: i64,
+    padding: i64,
+}
+
+impl ConvTranspose2d {
+    pub(crate) fn new(p: nn::Path, cin: i64, cout: i64, k: [i64; 2], o: ConvOpts) -> Self {
+        // PyTorch computes the fans of a transposed convolution from weight.size(1) and (0).
+        let fan_in = cout * k[0] * k[1];
+        let fan_out = cin * k[0] * k[1];
+        let weight = p.var(
+            "weight",
+            &[cin, cout, k[0], k[1]],
+            weight_init(o.init, fan_in, fan_out),
+        );
+        let bias = o.bias.then(|| p.zeros("bias", &[cout]));
+        ConvTranspose2d {
+            weight,
+            bias,
+            stride: o.stride,
+            padding: o.padding,
+        }
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
+        x.conv_transpose2d(
+            &self.weight,
+            self.bias.as_ref(),
+            [self.stride, self.stride],
+            [self.padding, self.padding],
+            [0, 0],
+            1,
+            [1, 1],
+        )
+    }
+}
+
+/// A linear layer, optionally spectrally normalised (weight `[out, in]`, as PyTorch).
+#[derive(Debug)]
+pub(crate) struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    sn: Option<SpectralNorm>,
+}
+
+impl Linear {
+    pub(crate) fn new(
+        p: nn::Path,
+        cin: i64,
+        cout: i64,
+        bias: bool,
+        spectral_norm: bool,
+        init: WInit,
+    ) -> Self {
+        let name = if spectral_norm {
+            "weight_orig"
+        } else {
+            "weight"
+        };
+        let weight = p.var(name, &[cout, cin], weight_init(init, cin, cout));
+        let bias = bias.then(|| p.zeros("bias", &[cout]));
+        let sn = spectral_norm.then(|| SpectralNorm::new(&p, cout, cin));
+        Linear { weight, bias, sn }
+    }
+
+    pub(crate) fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let w = match &self.sn {
+            Some(sn) => sn.apply(&self.weight, train),
+            None => self.weight.shallow_clone(),
+        };
+        x.linear(&w, self.bias.as_ref())
+    }
+}
+
+/// A class embedding (`[classes, dim]`), optionally spectrally normalised (SNGAN's projection).
+#[derive(Debug)]
+pub(crate) struct Embedding {
+    weight: Tensor,
+    sn: Option<SpectralNorm>,
+}
+
+impl Embedding {
+    pub(crate) fn new(
+        p: nn::Path,
+        classes: i64,
+        dim: i64,
+        spectral_norm: bool,
+        init: WInit,
+    ) -> Self {
+        let name = if spectral_norm {
+            "weight_orig"
+        } else {
+            "weight"
+        };
+        let weight = p.var(name, &[classes, dim], weight_init(init, classes, dim));
+        let sn = spectral_norm.then(|| SpectralNorm::new(&p, classes, dim));
+        Embedding { weight, sn }
+    }
+
+    pub(crate) fn forward_t(&self, y: &Tensor, train: bool) -> Tensor {
+        let w = match &self.sn {
+            Some(sn) => sn.apply(&self.weight, train),
+            None => self.weight.shallow_clone(),
+        };
+        w.index_select(0, y)
+    }
+}
+
+/// Batch norm over channels of `[B, C, ...]`, either with one affine transform (PyTorch's
+/// `BatchNorm2d`: `weight`, `bias`) or with one per class (conditional batch norm, de Vries
+/// et al. 2017 / Miyato & Koyama 2018: `gamma` and `beta` tables of shape `[classes, C]`).
+#[derive(Debug)]
+pub(crate) struct BatchNorm {
+    running_mean: Tensor,
+    running_var: Tensor,
+    affine: Affine,
+}
+
+#[derive(Debug)]
+enum Affine {
+    Shared { weight: Tensor, bias: Tensor },
+    PerClass { gamma: Tensor, beta: Tensor },
+}
+
+impl BatchNorm {
+    /// `classes = 0`: one affine transform; otherwise one per class. `gamma_std > 0` draws the
+    /// scales from N(1, gamma_std) (DCGAN's init), else they start at 1.
+    pub(crate) fn new(p: nn::Path, channels: i64, classes: i64, gamma_std: f64) -> Self {
+        let scale_init = if gamma_std > 0.0 {
+            Init::Randn {
+                mean: 1.0,
+                stdev: gamma_std,
+            }
+        } else {
+            Init::Const(1.0)
+        };
+        let affine = if classes > 0 {
+            Affine::PerClass {
+                gamma: p.var("gamma", &[classes, channels], scale_init),
+                beta: p.zeros("beta", &[classes, channels]),
+            }
+        } else {
+            Affine::Shared {
+                weight: p.var("weight", &[channels], scale_init),
+                bias: p.zeros("bias", &[channels]),
+            }
+        };
+        BatchNorm {
+            running_mean: p.zeros_no_train("running_mean", &[channels]),
+            running_var: p.ones_no_train("running_var", &[channels]),
+            affine,
+        }
+    }
+
+    /// Normalises `x` (batch statistics when `train`); `y` selects the per-class transform.
+    pub(crate) fn forward_t(&self, x: &Tensor, y: Option<&Tensor>, train: bool) -> Tensor {
+        let stats = |w: Option<&Tensor>, b: Option<&Tensor>| {
+            x.batch_norm(
+                w,
+                b,
+                Some(&self.running_mean),
+                Some(&self.running_var),
+                train,
+                0.1,
+                1e-5,
+                true,
+            )
+        };
+        match (&self.affine, y) {
+            (Affine::Shared { weight, bias }, _) => stats(Some(weight), Some(bias)),
+            (Affine::PerClass { gamma, beta }, Some(y)) => {
+                let h = stats(None, None);
+                let mut shape = vec![x.size()[0], x.size()[1]];
+                shape.extend(std::iter::repeat_n(1, x.dim() - 2));
+                let g = gamma.index_select(0, y).view(shape.as_slice());
+                let b = beta.index_select(0, y).view(shape.as_slice());
+                h * g + b
+            }
+            // Callers check that a conditional network gets labels.
+            (Affine::PerClass { .. }, None) => stats(None, None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    fn top_singular_value(w: &Tensor) -> f64 {
+        let m = w.reshape([w.size()[0], -1]).to_kind(Kind::Double);
+        Tensor::linalg_eigvalsh(&m.matmul(&m.tr()), "L")
+            .max()
+            .sqrt()
+            .double_value(&[])
+    }
+
+    /// After enough power iterations the normalised weight has spectral norm 1.
+    #[test]
+    fn spectral_norm_converges_to_unit_norm() {
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let opts = ConvOpts {
+            stride: 1,
+            padding: 1,
+            bias: true,
+            spectral_norm: true,
+            init: WInit::Normal(1.0),
+        };
+        let conv = Conv2d::new(vs.root() / "c", 3, 8, [3, 3], opts);
+        for _ in 0..50 {
+            let _ = conv.sn.as_ref().unwrap().apply(&conv.weight, true);
+        }
+        let w = conv.sn.as_ref().unwrap().apply(&conv.weight, false);
+        let sigma = top_singular_value(&w);
+        assert!((sigma - 1.0).abs() < 1e-4, "sigma = {sigma}");
+        // The unnormalised weight is far from norm 1 (so the test can fail).
+        let raw = top_singular_value(&conv.weight);
+        assert!(raw > 2.0, "raw sigma = {raw}");
+        let names: Vec<String> = vs.variables().into_keys().collect();
+        for n in ["c.weight_orig", "c.weight_u", "c.weight_v", "c.bias"] {
+            assert!(names.contains(&n.to_string()), "{names:?}");
+        }
+    }
+
+    /// The same layer as `torch.nn.utils.spectral_norm(nn.Conv2d(3, 6, 3, 1, 1))` with the same
+    /// weights and vectors: output, updated vectors and weight gradient agree
+    /// (`scripts/model_fixtures.py`).
+    #[test]
+    fn spectral_norm_matches_pytorch() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/spectral_norm.safetensors"
+        );
+        let t: std::collections::BTreeMap<String, Tensor> = Tensor::read_safetensors(path)
+            .unwrap()
+            .into_iter()
+            .collect();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let opts = ConvOpts {
+            stride: 1,
+            padding: 1,
+            bias: true,
+            spectral_norm: true,
+            init: WInit::Normal(1.0),
+        };
+        let conv = Conv2d::new(vs.root(), 3, 6, [3, 3], opts);
+        tch::no_grad(|| {
+            for (name, var) in vs.variables() {
+                var.shallow_clone().copy_(&t[&name]);
+            }
+        });
+        let y = conv.forward_t(&t["x"], true);
+        let close = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]) < 1e-5;
+        assert!(close(&y, &t["y"]));
+        let sn = conv.sn.as_ref().unwrap();
+        assert!(close(&sn.u, &t["u_after"]) && close(&sn.v, &t["v_after"]));
+        y.sum(Kind::Float).backward();
+        assert!(close(&conv.weight.grad(), &t["grad_weight_orig"]));
+    }
+
+    /// Conditional batch norm with labels applies the selected class's scale and shift.
+    #[test]
+    fn conditional_batch_norm_selects_the_class_transform() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let bn = BatchNorm::new(vs.root() / "bn", 2, 3, 0.0);
+        if let Affine::PerClass { gamma, beta } = &bn.affine {
+            tch::no_grad(|| {
+                gamma
+                    .shallow_clone()
+                    .copy_(&Tensor::from_slice(&[1f32, 1., 2., 2., 3., 3.]).view([3, 2]));
+                beta.shallow_clone()
+                    .copy_(&Tensor::from_slice(&[0f32, 0., 10., 10., 20., 20.]).view([3, 2]));
+            });
+        }
+        let x = Tensor::randn([4, 2, 3, 3], (Kind::Float, Device::Cpu));
+        let y = Tensor::from_slice(&[0i64, 1, 2, 1]);
+        let out = bn.forward_t(&x, Some(&y), true);
+        let plain = x.batch_norm(None::<Tensor>, None, None, None, true, 0.1, 1e-5, false);
+        let expect1 = plain.get(1) * 2.0 + 10.0;
+        assert!(out.get(1).allclose(&expect1, 1e-5, 1e-5, false));
+        let expect2 = plain.get(2) * 3.0 + 20.0;
+        assert!(out.get(2).allclose(&expect2, 1e-5, 1e-5, false));
+    }
+}
