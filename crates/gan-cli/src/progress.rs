@@ -47,14 +47,18 @@ impl Progress {
                 }
                 format!("step {:>8}  {msg}  {:.1} it/s", r.step, r.steps_per_sec)
             }
-            Event::Eval(r) => format!(
-                "eval step {}: {}/{} modes, {:.1}% high quality, reverse KL {:.4}",
-                r.step,
-                r.modes.modes_captured,
-                r.modes.n_modes,
-                100.0 * r.modes.high_quality_fraction,
-                r.modes.reverse_kl
-            ),
+            Event::Eval(r) => match (&r.modes, &r.grid) {
+                (Some(m), _) => format!(
+                    "eval step {}: {}/{} modes, {:.1}% high quality, reverse KL {:.4}",
+                    r.step,
+                    m.modes_captured,
+                    m.n_modes,
+                    100.0 * m.high_quality_fraction,
+                    m.reverse_kl
+                ),
+                (None, Some(grid)) => format!("eval step {}: samples {}", r.step, grid.display()),
+                (None, None) => format!("eval step {}", r.step),
+            },
             Event::Checkpoint(p) => format!("checkpoint {}", p.display()),
         };
         match &self.bar {

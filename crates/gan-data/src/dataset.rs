@@ -11,10 +11,11 @@ use crate::folder::{self, FolderOptions};
 use crate::{cifar, idx, Error, Result};
 
 /// Which part of a standard data set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Split {
     /// The training images.
+    #[default]
     Train,
     /// The held-out test images.
     Test,
@@ -299,6 +300,32 @@ impl ImageDataset {
             .to_device(device);
         let labels = Tensor::from_slice(&self.labels).to_device(device);
         (images, labels)
+    }
+
+    /// The data set with `p` zero (black) pixels added on every side: 28x28 MNIST-style
+    /// images become 32x32 with `p = 2`, as DCGAN-32 expects.
+    pub fn pad(self, p: usize) -> Self {
+        if p == 0 {
+            return self;
+        }
+        let (c, h, w) = (self.channels, self.height, self.width);
+        let (ph, pw) = (h + 2 * p, w + 2 * p);
+        let mut out = vec![0u8; self.len() * c * ph * pw];
+        for (src, dst) in self
+            .images
+            .chunks_exact(h * w)
+            .zip(out.chunks_exact_mut(ph * pw))
+        {
+            for (row, dst_row) in src.chunks_exact(w).zip(dst.chunks_exact_mut(pw).skip(p)) {
+                dst_row[p..p + w].copy_from_slice(row);
+            }
+        }
+        ImageDataset {
+            images: out,
+            height: ph,
+            width: pw,
+            ..self
+        }
     }
 
     /// Copies the data set to `device` once, to draw batches there (see [`DeviceImages`]).

@@ -554,3 +554,30 @@ fn real_fashion_mnist() {
     let test = ImageDataset::mnist_dir(dir, Split::Test).unwrap();
     assert_eq!((test.len(), test.n_classes()), (10000, 10));
 }
+
+#[test]
+fn padding_surrounds_each_image_with_black() {
+    // Two 1-channel 2x3 images.
+    let pixels: Vec<u8> = (1..=12).collect();
+    let ds = ImageDataset::from_parts(
+        pixels,
+        vec![0, 1],
+        [1, 2, 3],
+        vec!["a".into(), "b".into()],
+        "t",
+    )
+    .unwrap()
+    .pad(1);
+    assert_eq!((ds.height, ds.width), (4, 5));
+    #[rustfmt::skip]
+    let first = [
+        0, 0, 0, 0, 0,
+        0, 1, 2, 3, 0,
+        0, 4, 5, 6, 0,
+        0, 0, 0, 0, 0,
+    ];
+    assert_eq!(&ds.images[..20], &first);
+    assert_eq!(&ds.images[26..29], &[7, 8, 9]);
+    assert_eq!(ds.images.len(), 40);
+    assert_eq!(ds.labels, vec![0, 1]);
+}

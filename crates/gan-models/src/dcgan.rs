@@ -286,15 +286,19 @@ impl DcganDiscriminator {
             }
             h = h.prelu(&self.slope);
         }
-        let mut logits = self.out.forward_t(&h, train).view([b]);
+        let logits = self.out.forward_t(&h, train).view([b]);
         let needs_features = self.embed.is_some() || self.aux.is_some();
         let phi = needs_features.then(|| h.reshape([b, -1]));
-        if let (Some(embed), Some(phi)) = (&self.embed, &phi) {
-            let y = check_labels("DCGAN discriminator (projection)", y, size[0])?;
-            // One label per pack: the first sample's (packs of conditional data share a class).
-            let y = y.view([b, self.pack]).select(1, 0);
-            logits = logits + (embed.forward_t(&y, train) * phi).sum_dim_intlist(1, false, None);
-        }
+        let logits = match (&self.embed, &phi) {
+            (Some(embed), Some(phi)) => {
+                let y = check_labels("DCGAN discriminator (projection)", y, size[0])?;
+                // One label per pack: the first sample's (packs of conditional data share a class).
+                let y = y.view([b, self.pack]).select(1, 0);
+                // Functional add: `+=` would modify the logits' view in place.
+                logits + (embed.forward_t(&y, train) * phi).sum_dim_intlist(1, false, None)
+            }
+            _ => logits,
+        };
         let class_logits = match (&self.aux, &phi) {
             (Some(aux), Some(phi)) => Some(aux.forward_t(phi, train)),
             _ => None,

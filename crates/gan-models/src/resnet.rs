@@ -328,8 +328,8 @@ impl ResnetDiscriminator {
         }
         // Global sum pooling over space.
         let phi = h.relu().sum_dim_intlist([2, 3].as_slice(), false, None);
-        let mut logits = self.l5.forward_t(&phi, train).view([size[0]]);
-        if let Some(embed) = &self.embed {
+        let logits = self.l5.forward_t(&phi, train).view([size[0]]);
+        let logits = if let Some(embed) = &self.embed {
             let y = match y {
                 Some(y) if y.size() == [size[0]] => y,
                 Some(y) => {
@@ -341,8 +341,10 @@ impl ResnetDiscriminator {
                 }
                 None => return Err(Error::MissingLabels("ResNet discriminator (projection)")),
             };
-            logits = logits + (embed.forward_t(y, train) * &phi).sum_dim_intlist(1, false, None);
-        }
+            logits + (embed.forward_t(y, train) * &phi).sum_dim_intlist(1, false, None)
+        } else {
+            logits
+        };
         let class_logits = self.aux.as_ref().map(|a| a.forward_t(&phi, train));
         Ok((logits, class_logits))
     }

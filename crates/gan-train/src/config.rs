@@ -1,7 +1,7 @@
 //! The run configuration: typed, `deny_unknown_fields`, validated, saved into the run folder.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use gan_data::MixtureKind;
+use gan_data::{MixtureKind, Split};
 use gan_losses::GanLoss;
 use gan_models::{DiscriminatorConfig, GeneratorConfig};
 use gan_tensor::DeviceSpec;
@@ -45,23 +45,105 @@ fn default_name() -> String {
     "run".into()
 }
 
-/// The training data (`kind = "ring"` in TOML).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// The training data (`kind = "ring" | "grid" | "fashion-mnist" | "mnist" | "cifar10" |
+/// "folder"` in TOML).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum DataConfig {
     /// 8 Gaussians on the unit circle, std 0.01.
     Ring,
     /// 25 Gaussians on a 5x5 grid, std 0.05.
     Grid,
+    /// Fashion-MNIST (IDX files; 28x28 grey, 10 classes).
+    FashionMnist {
+        /// Folder of the four IDX files (default: searched, see [`DataConfig::search_dirs`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<PathBuf>,
+        /// Which split to train on.
+        #[serde(default)]
+        split: Split,
+        /// Black pixels added on every side (2 makes the 32x32 images DCGAN-32 expects).
+        #[serde(default)]
+        pad: usize,
+    },
+    /// MNIST (IDX files; 28x28 grey, 10 classes).
+    Mnist {
+        /// Folder of the four IDX files (default: searched).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<PathBuf>,
+        /// Which split to train on.
+        #[serde(default)]
+        split: Split,
+        /// Black pixels added on every side.
+        #[serde(default)]
+        pad: usize,
+    },
+    /// CIFAR-10 (binary batches; 32x32 RGB, 10 classes).
+    Cifar10 {
+        /// Folder of `data_batch_*.bin` and `test_batch.bin` (default: searched).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<PathBuf>,
+        /// Which split to train on.
+        #[serde(default)]
+        split: Split,
+    },
+    /// A folder of PNG/JPEG images; classes from first-level sub-folder names.
+    Folder {
+        /// The root folder.
+        path: PathBuf,
+        /// Output height after resizing and center-cropping.
+        height: usize,
+        /// Output width.
+        width: usize,
+        /// 3 (RGB) or 1 (grey).
+        #[serde(default = "default_channels")]
+        channels: usize,
+        /// Skip (and count) files that do not decode instead of failing.
+        #[serde(default)]
+        skip_bad: bool,
+    },
+}
+
+fn default_channels() -> usize {
+    3
 }
 
 impl DataConfig {
-    /// The mixture this names.
-    pub fn mixture_kind(self) -> MixtureKind {
+    /// The 2D mixture this names, if it names one.
+    pub fn mixture_kind(&self) -> Option<MixtureKind> {
         match self {
-            DataConfig::Ring => MixtureKind::Ring,
-            DataConfig::Grid => MixtureKind::Grid,
+            DataConfig::Ring => Some(MixtureKind::Ring),
+            DataConfig::Grid => Some(MixtureKind::Grid),
+            _ => None,
         }
+    }
+
+    /// The data set's name: the folder it is looked for under (`fashion-mnist`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DataConfig::Ring => "ring",
+            DataConfig::Grid => "grid",
+            DataConfig::FashionMnist { .. } => "fashion-mnist",
+            DataConfig::Mnist { .. } => "mnist",
+            DataConfig::Cifar10 { .. } => "cifar10",
+            DataConfig::Folder { .. } => "folder",
+        }
+    }
+
+    /// Where a data set without an explicit `dir` is looked for, in order:
+    /// `$GAN_DATA_DIR/<name>`, `data/<name>` (what `cargo xtask data <name>` fills), and for
+    /// Fashion-MNIST the Debian package's `/usr/share/datasets/fashion-mnist`.
+    pub fn search_dirs(&self) -> Vec<PathBuf> {
+        let name = self.name();
+        let mut dirs = Vec::new();
+        if let Some(root) = std::env::var_os("GAN_DATA_DIR") {
+            dirs.push(PathBuf::from(root).join(name));
+        }
+        dirs.push(PathBuf::from("data").join(name));
+        if matches!(self, DataConfig::FashionMnist { .. }) {
+            dirs.push(PathBuf::from("/usr/share/datasets/fashion-mnist"));
+        }
+        dirs
     }
 }
 
@@ -82,6 +164,9 @@ pub struct LossConfig {
     /// Lazy regularisation (StyleGAN2): R1/R2 only on every this-many-th step, with gamma
     /// scaled by it so the penalty's average strength is unchanged (1 = every step).
     pub r1_every: u64,
+    /// Weight of the auxiliary classifier's cross-entropy (AC-GAN discriminators), added to
+    /// both networks' losses.
+    pub aux_weight: f64,
 }
 
 impl Default for LossConfig {
@@ -93,6 +178,7 @@ impl Default for LossConfig {
             r1_gamma: 0.0,
             r2_gamma: 0.0,
             r1_every: 1,
+            aux_weight: 1.0,
         }
     }
 }
@@ -288,6 +374,7 @@ impl TrainConfig {
         nonneg("loss.gp_target", self.loss.gp_target)?;
         nonneg("loss.r1_gamma", self.loss.r1_gamma)?;
         nonneg("loss.r2_gamma", self.loss.r2_gamma)?;
+        nonneg("loss.aux_weight", self.loss.aux_weight)?;
         if !(1..=1000).contains(&self.loss.r1_every) {
             return Err(config_err(
                 "loss.r1_every",
@@ -328,6 +415,26 @@ impl TrainConfig {
                     t.keep_checkpoints
                 ),
             ));
+        }
+        if let DataConfig::Folder {
+            height,
+            width,
+            channels,
+            ..
+        } = &self.data
+        {
+            if !(1..=4096).contains(height) || !(1..=4096).contains(width) {
+                return Err(config_err(
+                    "data.height",
+                    format!("{height}x{width} is not in 1..=4096 a side"),
+                ));
+            }
+            if ![1, 3].contains(channels) {
+                return Err(config_err(
+                    "data.channels",
+                    format!("{channels} must be 1 or 3"),
+                ));
+            }
         }
         if t.eval_samples < 1 {
             return Err(config_err("train.eval_samples", "must be at least 1"));

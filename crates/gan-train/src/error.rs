@@ -66,7 +66,15 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// A run folder without a checkpoint.
+    /// An image data set that is nowhere to be found.
+    #[error("cannot find the {name} data set; looked in: {}. Run `cargo xtask data {name}` or set `data.dir` in the config", looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    DataNotFound {
+        /// The data set.
+        name: &'static str,
+        /// The folders searched.
+        looked: Vec<PathBuf>,
+    },
+    /// No checkpoint in a run folder.
     #[error("no checkpoint in {0} (expected checkpoints/step-*/ with meta.json)")]
     NoCheckpoint(PathBuf),
     /// A checkpoint that does not fit the model built from the config.

@@ -25,15 +25,18 @@
 mod adam;
 pub mod checkpoint;
 mod config;
+mod data;
 mod ema;
 mod error;
 mod flat;
 mod metrics;
+pub mod npy;
 pub mod plot;
 mod trainer;
 
 pub use adam::Adam;
 pub use config::{DataConfig, LossConfig, LrSchedule, OptimConfig, ScheduleConfig, TrainConfig};
+pub use data::{load_images, DataInfo};
 pub use error::{Error, Result};
 pub use metrics::MetricsWriter;
 pub use trainer::{

@@ -2,6 +2,7 @@
 use std::path::Path;
 
 use image::{Rgb, RgbImage};
+use tch::{Kind, Tensor};
 
 use crate::error::{Error, Result};
 
@@ -151,6 +152,60 @@ fn blend(img: &mut RgbImage, x: f64, y: f64, c: [f64; 3], alpha: f64) {
     }
 }
 
+/// Images in `[-1, 1]` (`[N, C, H, W]`, C = 1 or 3, any device) as `u8` pixels `[N, C, H, W]`
+/// on the CPU: `round((x + 1) * 127.5)`, clamped.
+pub fn to_u8(x: &Tensor) -> Tensor {
+    ((x.to_device(tch::Device::Cpu).to_kind(Kind::Float) + 1.0) * 127.5)
+        .round()
+        .clamp(0.0, 255.0)
+        .to_kind(Kind::Uint8)
+}
+
+/// Writes images in `[-1, 1]` (`[N, C, H, W]`, C = 1 or 3) as one PNG grid of `columns`
+/// columns, 2-pixel grey borders (as torchvision's `make_grid`, in grey).
+pub fn image_grid(path: &Path, x: &Tensor, columns: usize) -> Result<()> {
+    let size = x.size();
+    let (n, c, h, w) = match size[..] {
+        [n, c, h, w] if n > 0 && (c == 1 || c == 3) => {
+            (n as usize, c as usize, h as usize, w as usize)
+        }
+        _ => {
+            return Err(Error::Config {
+                key: "images".into(),
+                message: format!("expected [N, 1 or 3, H, W] images to plot, got {size:?}"),
+            })
+        }
+    };
+    let px = Vec::<u8>::try_from(&to_u8(x).reshape([-1]))?;
+    let columns = columns.clamp(1, n);
+    let rows = n.div_ceil(columns);
+    let pad = 2;
+    let (gw, gh) = (columns * (w + pad) + pad, rows * (h + pad) + pad);
+    let mut img = RgbImage::from_pixel(gw as u32, gh as u32, Rgb([128, 128, 128]));
+    for i in 0..n {
+        let (ox, oy) = (
+            pad + (i % columns) * (w + pad),
+            pad + (i / columns) * (h + pad),
+        );
+        let base = i * c * h * w;
+        for yy in 0..h {
+            for xx in 0..w {
+                let at = |ch: usize| px[base + ch * h * w + yy * w + xx];
+                let rgb = if c == 1 {
+                    [at(0); 3]
+                } else {
+                    [at(0), at(1), at(2)]
+                };
+                img.put_pixel((ox + xx) as u32, (oy + yy) as u32, Rgb(rgb));
+            }
+        }
+    }
+    img.save(path).map_err(|source| Error::Image {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +231,28 @@ mod tests {
             (1.5 * scale).round() as u32,
         );
         assert_eq!(mean.0, [214, 39, 40]);
+    }
+
+    #[test]
+    fn image_grids_tile_with_borders() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.png");
+        // Three 1-channel 2x2 images: all -1 (black), all 0 (grey 128), all 1 (white).
+        let x = Tensor::from_slice(&[-1f32, 0.0, 1.0])
+            .view([3, 1, 1, 1])
+            .repeat([1, 1, 2, 2]);
+        image_grid(&path, &x, 2).unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (10, 10));
+        assert_eq!(img.get_pixel(2, 2).0, [0, 0, 0]);
+        assert_eq!(img.get_pixel(7, 3).0, [128, 128, 128]);
+        assert_eq!(img.get_pixel(3, 7).0, [255, 255, 255]);
+        assert_eq!(img.get_pixel(0, 0).0, [128, 128, 128]);
+        assert!(image_grid(
+            &path,
+            &Tensor::zeros([2, 2], (Kind::Float, tch::Device::Cpu)),
+            2
+        )
+        .is_err());
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use gan_data::{points, Mixture2d, MixtureSampler, ModeMetrics};
+use gan_data::{points, Mixture2d, ModeMetrics};
 use gan_losses::{grad_norm_sq, gradient_penalty};
 use gan_models::{DataSpec, Discriminator, Generator};
 use gan_tensor::{seed_all, step_seed, Stream};
@@ -15,13 +15,11 @@ use tch::{nn::VarStore, Device, Kind, Tensor};
 use crate::adam::Adam;
 use crate::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use crate::config::TrainConfig;
+use crate::data::{DataInfo, Source};
 use crate::ema::Ema;
 use crate::error::{io_err, Error, Result};
 use crate::metrics::MetricsWriter;
 use crate::plot;
-
-/// Dimension of the samples (the 2D mixtures).
-const DATA_DIM: i64 = 2;
 
 /// The files of a run folder.
 #[derive(Debug, Clone)]
@@ -55,6 +53,10 @@ impl RunDir {
     pub fn plots(&self) -> PathBuf {
         self.root.join("plots")
     }
+    /// What the run trains on ([`DataInfo`]).
+    pub fn data_info(&self) -> PathBuf {
+        self.root.join("data.json")
+    }
 }
 
 /// A `metrics.jsonl` training record: means over the steps since the previous one.
@@ -83,9 +85,12 @@ pub struct EvalRecord {
     pub kind: String,
     /// Generator steps completed.
     pub step: u64,
-    /// The 2D mode metrics of samples from the EMA generator.
-    #[serde(flatten)]
-    pub modes: ModeMetrics,
+    /// The 2D mode metrics of samples from the EMA generator (2D data only).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub modes: Option<ModeMetrics>,
+    /// The sample grid written (image data only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<PathBuf>,
 }
 
 /// What the loop reports while it runs.
@@ -126,8 +131,8 @@ pub struct Trainer {
     cfg: TrainConfig,
     run: RunDir,
     device: Device,
-    data: Mixture2d,
-    sampler: MixtureSampler,
+    source: Source,
+    info: DataInfo,
     vs_g: VarStore,
     vs_d: VarStore,
     vs_ema: VarStore,
@@ -164,15 +169,14 @@ struct Nets {
     g_ema: Generator,
 }
 
-fn build_nets(cfg: &TrainConfig, device: Device, data_dim: i64) -> Result<Nets> {
+fn build_nets(cfg: &TrainConfig, device: Device, spec: &DataSpec) -> Result<Nets> {
     seed_all(step_seed(cfg.seed, Stream::Init, 0));
     let vs_g = VarStore::new(device);
     let vs_d = VarStore::new(device);
     let mut vs_ema = VarStore::new(device);
-    let spec = DataSpec::points(data_dim);
-    let g = Generator::new(&vs_g.root(), &cfg.generator, &spec)?;
-    let d = Discriminator::new(&vs_d.root(), &cfg.discriminator, &spec)?;
-    let g_ema = Generator::new(&vs_ema.root(), &cfg.generator, &spec)?;
+    let g = Generator::new(&vs_g.root(), &cfg.generator, spec)?;
+    let d = Discriminator::new(&vs_d.root(), &cfg.discriminator, spec)?;
+    let g_ema = Generator::new(&vs_ema.root(), &cfg.generator, spec)?;
     vs_ema.copy(&vs_g)?;
     vs_ema.freeze();
     Ok(Nets {
@@ -267,7 +271,9 @@ impl Trainer {
             tch::set_num_threads(cfg.train.threads);
         }
         let device = cfg.device.resolve()?;
-        let data = Mixture2d::new(cfg.data.mixture_kind());
+        let (source, info) = Source::load(&cfg.data, device, cfg.train.batch_size, cfg.seed)?;
+        let info_json = serde_json::to_string_pretty(&info).expect("DataInfo serialises");
+        write_atomic(&run.data_info(), &info_json)?;
         let Nets {
             vs_g,
             vs_d,
@@ -275,7 +281,7 @@ impl Trainer {
             g,
             d,
             g_ema,
-        } = build_nets(&cfg, device, DATA_DIM)?;
+        } = build_nets(&cfg, device, &info.spec())?;
         let o = &cfg.optim;
         let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps);
         let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps);
@@ -284,8 +290,8 @@ impl Trainer {
             cfg,
             run,
             device,
-            sampler: data.sampler(device),
-            data,
+            source,
+            info,
             vs_g,
             vs_d,
             vs_ema,
@@ -398,6 +404,19 @@ impl Trainer {
         self.state()
     }
 
+    /// Latents and (for a conditional generator) uniformly drawn class labels for `b` fakes.
+    fn latents(&self, b: i64) -> (Tensor, Option<Tensor>) {
+        let z = Tensor::randn([b, self.g.latent_dim()], (Kind::Float, self.device));
+        let y = self.g.conditional().then(|| {
+            Tensor::randint(
+                self.info.class_names.len() as i64,
+                [b],
+                (Kind::Int64, self.device),
+            )
+        });
+        (z, y)
+    }
+
     /// One generator step and the `n_critic` discriminator steps before it, seeded from
     /// `(seed, step)`. Losses are kept on the device until the next log.
     pub fn train_step(&mut self) -> Result<()> {
@@ -407,13 +426,19 @@ impl Trainer {
         self.opt_g.lr = self.cfg.optim.lr_g * factor;
         self.opt_d.lr = self.cfg.optim.lr_d * factor;
         let b = self.cfg.train.batch_size;
-        let latent = self.g.latent_dim();
         let lc = self.cfg.loss.clone();
-        let opts = (Kind::Float, self.device);
+        let n_critic = self.cfg.train.n_critic;
 
         // Penalties see a pack (the discriminator's unit of judgement) as one sample:
-        // inputs are viewed as [B / pack, pack * dim] and one gradient norm is taken per pack.
-        let (pack, dim) = (self.d.pack(), DATA_DIM);
+        // inputs are viewed as [B / pack, pack * sample size] and one gradient norm is taken
+        // per pack. `full` restores the discriminator's input shape [B, sample shape...].
+        let pack = self.d.pack();
+        let mut full_shape = vec![-1i64];
+        full_shape.extend(&self.info.shape);
+        let full = |t: &Tensor| t.reshape(full_shape.as_slice());
+        let as_packs = |t: &Tensor| t.reshape([b / pack, -1]);
+        // The label of a pack is its first sample's (auxiliary-classifier targets).
+        let pack_labels = |y: &Tensor| y.view([b / pack, pack]).select(1, 0);
         let lazy = lc.r1_every;
         let regularise = self.step.is_multiple_of(lazy);
         let (r1, r2) = if regularise {
@@ -421,44 +446,55 @@ impl Trainer {
         } else {
             (0.0, 0.0)
         };
-        let as_packs = |t: &Tensor| t.reshape([b / pack, pack * dim]);
         let mut d_stats = None;
         let mut last_real = None;
-        for _ in 0..self.cfg.train.n_critic {
-            let real = self.sampler.sample(b);
-            let z = Tensor::randn([b, latent], opts);
-            let fake = tch::no_grad(|| self.g.forward_t(&z, None, true))?;
+        for critic in 0..n_critic {
+            let (real, y_real) = self
+                .source
+                .real(b, self.step * n_critic as u64 + critic as u64);
+            let (z, y_fake) = self.latents(b);
+            let fake = tch::no_grad(|| self.g.forward_t(&z, y_fake.as_ref(), true))?;
             let real_in = if r1 > 0.0 {
                 as_packs(&real).detach().set_requires_grad(true)
             } else {
-                real.shallow_clone()
+                as_packs(&real)
             };
             let fake_in = if r2 > 0.0 {
                 as_packs(&fake).detach().set_requires_grad(true)
             } else {
-                fake.shallow_clone()
+                as_packs(&fake)
             };
-            let (l_real, l_fake) = if self.d.batch_independent() {
+            let (l_real, l_fake, aux_real, aux_fake) = if self.d.batch_independent() {
                 // One pass over real and fake together: half the operations, same logits.
-                let both =
-                    Tensor::cat(&[real_in.reshape([-1, dim]), fake_in.reshape([-1, dim])], 0);
-                let l = self.d.forward_t(&both, None, true)?;
+                let both = Tensor::cat(&[full(&real_in), full(&fake_in)], 0);
+                let y_both = match (&y_real, &y_fake) {
+                    (Some(yr), Some(yf)) => Some(Tensor::cat(&[yr, yf], 0)),
+                    _ => None,
+                };
+                let (l, aux) = self.d.forward_full(&both, y_both.as_ref(), true)?;
                 let n = b / pack;
-                (l.narrow(0, 0, n), l.narrow(0, n, n))
+                let split = |t: &Tensor| (t.narrow(0, 0, n), t.narrow(0, n, n));
+                let (lr, lf) = split(&l);
+                let (ar, af) = match aux.as_ref().map(split) {
+                    Some((ar, af)) => (Some(ar), Some(af)),
+                    None => (None, None),
+                };
+                (lr, lf, ar, af)
             } else {
-                (
-                    self.d.forward_t(&real_in.reshape([-1, dim]), None, true)?,
-                    self.d.forward_t(&fake_in.reshape([-1, dim]), None, true)?,
-                )
+                let (lr, ar) = self
+                    .d
+                    .forward_full(&full(&real_in), y_real.as_ref(), true)?;
+                let (lf, af) = self
+                    .d
+                    .forward_full(&full(&fake_in), y_fake.as_ref(), true)?;
+                (lr, lf, ar, af)
             };
             let mut loss = lc.kind.discriminator(&l_real, &l_fake)?;
             if lc.gp_weight > 0.0 {
                 let d = &self.d;
+                let y = y_real.as_ref();
                 // Shapes were checked by the forward passes above.
-                let critic = |x: &Tensor| {
-                    d.forward_t(&x.reshape([-1, dim]), None, true)
-                        .expect("checked shape")
-                };
+                let critic = |x: &Tensor| d.forward_t(&full(x), y, true).expect("checked shape");
                 loss += gradient_penalty(critic, &as_packs(&real), &as_packs(&fake), lc.gp_target)?
                     * lc.gp_weight;
             }
@@ -468,6 +504,12 @@ impl Trainer {
             if r2 > 0.0 {
                 loss += grad_norm_sq(&l_fake, &fake_in)?.mean(Kind::Float) * (r2 / 2.0);
             }
+            if let (Some(a), Some(y)) = (&aux_real, &y_real) {
+                loss += a.cross_entropy_for_logits(&pack_labels(y)) * lc.aux_weight;
+            }
+            if let (Some(a), Some(y)) = (&aux_fake, &y_fake) {
+                loss += a.cross_entropy_for_logits(&pack_labels(y)) * lc.aux_weight;
+            }
             self.opt_d.zero_grad();
             loss.backward();
             self.opt_d.step();
@@ -476,24 +518,27 @@ impl Trainer {
                 l_real.detach().mean(Kind::Float),
                 l_fake.detach().mean(Kind::Float),
             ));
-            last_real = Some(real);
+            last_real = Some((real, y_real));
         }
 
         // The discriminator is frozen while the generator's graph is recorded (autograd decides
         // at record time), so the generator step computes no discriminator gradients.
         self.vs_d.freeze();
         let g_loss = (|| -> Result<Tensor> {
-            let z = Tensor::randn([b, latent], opts);
-            let l_fake = self
-                .d
-                .forward_t(&self.g.forward_t(&z, None, true)?, None, true)?;
+            let (z, y_fake) = self.latents(b);
+            let fake = self.g.forward_t(&z, y_fake.as_ref(), true)?;
+            let (l_fake, aux_fake) = self.d.forward_full(&fake, y_fake.as_ref(), true)?;
             let l_real = match &last_real {
-                Some(real) if lc.kind.needs_real_for_generator() => {
-                    self.d.forward_t(real, None, true)?.detach()
+                Some((real, y_real)) if lc.kind.needs_real_for_generator() => {
+                    self.d.forward_t(real, y_real.as_ref(), true)?.detach()
                 }
                 _ => l_fake.detach(),
             };
-            Ok(lc.kind.generator(&l_real, &l_fake)?)
+            let mut loss = lc.kind.generator(&l_real, &l_fake)?;
+            if let (Some(a), Some(y)) = (&aux_fake, &y_fake) {
+                loss += a.cross_entropy_for_logits(&pack_labels(y)) * lc.aux_weight;
+            }
+            Ok(loss)
         })();
         self.vs_d.unfreeze();
         let g_loss = g_loss?;
@@ -563,40 +608,66 @@ impl Trainer {
         Ok(())
     }
 
-    /// Samples `n` points from the EMA generator with `seed` (eval mode: no statistics change).
-    pub fn sample_ema(&self, n: i64, seed: i64) -> Result<Tensor> {
-        sample_generator(&self.g_ema, n, seed, self.device)
+    /// `n` samples from the EMA generator with latents seeded by `seed` (eval mode: no
+    /// statistics change); `labels` (`[n]`) for a conditional generator.
+    pub fn sample_ema(&self, n: i64, seed: i64, labels: Option<&Tensor>) -> Result<Tensor> {
+        sample_generator(&self.g_ema, n, seed, labels, self.device)
     }
 
-    /// Evaluates the EMA generator: mode metrics, samples CSV, scatter plot and loss plot.
+    /// Evaluates the EMA generator. 2D data: mode metrics, samples CSV and scatter plot;
+    /// images: a sample grid from a fixed latent batch (one row per class for conditional
+    /// models). Both redraw the loss plot.
     pub fn evaluate(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<EvalRecord> {
-        let x = self.sample_ema(
-            self.cfg.train.eval_samples,
-            step_seed(self.cfg.seed, Stream::Eval, 0),
-        )?;
-        let pts = points(&x)?;
-        let modes = self.data.evaluate(&pts)?;
-        let rec = EvalRecord {
-            kind: "eval".into(),
-            step: self.step,
-            modes,
+        let seed = step_seed(self.cfg.seed, Stream::Eval, 0);
+        let rec = if let Some(mixture) = self.source.mixture() {
+            let x = self.sample_ema(self.cfg.train.eval_samples, seed, None)?;
+            let pts = points(&x)?;
+            let modes = mixture.evaluate(&pts)?;
+            let csv = self
+                .run
+                .samples()
+                .join(format!("step-{:09}.csv", self.step));
+            write_csv(&csv, &pts)?;
+            let png = self
+                .run
+                .plots()
+                .join(format!("samples-step-{:09}.png", self.step));
+            scatter(mixture, &png, &pts)?;
+            fs::copy(&png, self.run.plots().join("samples-latest.png"))
+                .map_err(io_err("cannot copy", &png))?;
+            EvalRecord {
+                kind: "eval".into(),
+                step: self.step,
+                modes: Some(modes),
+                grid: None,
+            }
+        } else {
+            let (labels, columns) = grid_layout(&self.info, self.g_ema.conditional(), self.device);
+            let n = labels.as_ref().map_or(64, |l| l.size()[0]);
+            let x = self.sample_ema(n, seed, labels.as_ref())?;
+            let png = self
+                .run
+                .samples()
+                .join(format!("step-{:09}.png", self.step));
+            plot::image_grid(&png, &x, columns)?;
+            fs::copy(&png, self.run.plots().join("samples-latest.png"))
+                .map_err(io_err("cannot copy", &png))?;
+            EvalRecord {
+                kind: "eval".into(),
+                step: self.step,
+                modes: None,
+                grid: Some(png),
+            }
         };
         self.metrics.write(&rec)?;
-        let csv = self
-            .run
-            .samples()
-            .join(format!("step-{:09}.csv", self.step));
-        write_csv(&csv, &pts)?;
-        let png = self
-            .run
-            .plots()
-            .join(format!("samples-step-{:09}.png", self.step));
-        scatter(&self.data, &png, &pts)?;
-        fs::copy(&png, self.run.plots().join("samples-latest.png"))
-            .map_err(io_err("cannot copy", &png))?;
         plot_losses(&self.run)?;
         on_event(Event::Eval(&rec));
         Ok(rec)
+    }
+
+    /// What the run trains on.
+    pub fn data_info(&self) -> &DataInfo {
+        &self.info
     }
 
     /// Writes a checkpoint of the current step.
@@ -662,10 +733,30 @@ impl Trainer {
     }
 }
 
-fn sample_generator(g: &Generator, n: i64, seed: i64, device: Device) -> Result<Tensor> {
+fn sample_generator(
+    g: &Generator,
+    n: i64,
+    seed: i64,
+    labels: Option<&Tensor>,
+    device: Device,
+) -> Result<Tensor> {
     seed_all(seed);
     let z = Tensor::randn([n, g.latent_dim()], (Kind::Float, device));
-    Ok(tch::no_grad(|| g.forward_t(&z, None, false))?)
+    let labels = labels.map(|l| l.to_device(device));
+    Ok(tch::no_grad(|| g.forward_t(&z, labels.as_ref(), false))?)
+}
+
+/// Labels and column count of an evaluation grid: 10 columns per class row for a conditional
+/// generator (`None` labels and 8 columns of 64 samples otherwise).
+fn grid_layout(info: &DataInfo, conditional: bool, device: Device) -> (Option<Tensor>, usize) {
+    if conditional {
+        let k = info.class_names.len() as i64;
+        let labels =
+            Tensor::arange(k, (Kind::Int64, device)).repeat_interleave_self_int(10, 0, None);
+        (Some(labels), 10)
+    } else {
+        (None, 8)
+    }
 }
 
 /// Writes `x,y` lines, no header.
@@ -710,6 +801,8 @@ fn plot_losses(run: &RunDir) -> Result<()> {
 pub struct TrainedGenerator {
     /// The run's config.
     pub config: TrainConfig,
+    /// What the run trained on.
+    pub info: DataInfo,
     /// The checkpoint's step.
     pub step: u64,
     /// The checkpoint folder.
@@ -727,8 +820,9 @@ impl TrainedGenerator {
         let ckpt = checkpoint::latest(&run.checkpoints())?
             .ok_or_else(|| Error::NoCheckpoint(run.root.clone()))?;
         let loaded = checkpoint::load(&ckpt.path)?;
+        let info = DataInfo::read(&run.data_info())?;
         let vs = VarStore::new(device);
-        let generator = Generator::new(&vs.root(), &config.generator, &DataSpec::points(DATA_DIM))?;
+        let generator = Generator::new(&vs.root(), &config.generator, &info.spec())?;
         let vars = sorted_vars(&vs);
         let expected = layout("g_ema.", &vars);
         let subset: BTreeMap<String, Tensor> = loaded
@@ -741,6 +835,7 @@ impl TrainedGenerator {
         copy_into(&vars, "g_ema", &subset)?;
         Ok(TrainedGenerator {
             config,
+            info,
             step: loaded.meta.step,
             checkpoint: ckpt.path,
             generator,
@@ -749,13 +844,33 @@ impl TrainedGenerator {
         })
     }
 
-    /// `n` samples from latents seeded by `seed`.
-    pub fn sample(&self, n: i64, seed: i64) -> Result<Tensor> {
-        sample_generator(&self.generator, n, seed, self.device)
+    /// Whether samples need class labels.
+    pub fn conditional(&self) -> bool {
+        self.generator.conditional()
     }
 
-    /// The mixture the run was trained on.
-    pub fn data(&self) -> Mixture2d {
-        Mixture2d::new(self.config.data.mixture_kind())
+    /// Size of the latent vector.
+    pub fn latent_dim(&self) -> i64 {
+        self.generator.latent_dim()
+    }
+
+    /// `n` samples from latents seeded by `seed`; `labels` (`[n]`, any device) for a
+    /// conditional generator.
+    pub fn sample(&self, n: i64, seed: i64, labels: Option<&Tensor>) -> Result<Tensor> {
+        sample_generator(&self.generator, n, seed, labels, self.device)
+    }
+
+    /// Samples for given latents `z` (`[n, latent_dim]`) and labels.
+    pub fn generate(&self, z: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
+        let z = z.to_device(self.device);
+        let labels = labels.map(|l| l.to_device(self.device));
+        Ok(tch::no_grad(|| {
+            self.generator.forward_t(&z, labels.as_ref(), false)
+        })?)
+    }
+
+    /// The mixture the run was trained on, for 2D runs.
+    pub fn mixture(&self) -> Option<Mixture2d> {
+        self.config.data.mixture_kind().map(Mixture2d::new)
     }
 }

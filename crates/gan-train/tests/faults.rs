@@ -96,6 +96,6 @@ fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_checkpoint() {
     assert_eq!(newest.step, 5);
     let g = TrainedGenerator::load(dir.path(), tch::Device::Cpu).unwrap();
     assert_eq!(g.step, 5);
-    let x = g.sample(10, 0).unwrap();
+    let x = g.sample(10, 0, None).unwrap();
     assert!(bool::try_from(x.isfinite().all()).unwrap());
 }

@@ -101,8 +101,17 @@ pub fn handle_command(args: Args) -> Result<()> {
         }
         let g = TrainedGenerator::load(run, args.device.resolve()?)
             .with_context(|| format!("cannot load a generator from {}", run.display()))?;
-        let data = g.data();
-        let pts = gan_data::points(&g.sample(args.n, args.seed)?)?;
+        let Some(data) = g.mixture() else {
+            bail!(
+                "{} trained on {}: image scores (FID, KID, classifier scores) are not built yet; \
+                 `gan eval` scores 2D runs. Look at {}/plots/samples-latest.png, or write samples \
+                 with `gan sample --out FILE.npy`",
+                run.display(),
+                g.info.name,
+                run.display()
+            );
+        };
+        let pts = gan_data::points(&g.sample(args.n, args.seed, None)?)?;
         let metrics = data.evaluate(&pts)?;
         let out = args.out.clone().unwrap_or_else(|| run.join("eval.json"));
         (

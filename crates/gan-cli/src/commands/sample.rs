@@ -1,8 +1,9 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use gan_tensor::DeviceSpec;
-use gan_train::{write_csv, TrainedGenerator};
+use gan_tensor::{seed_all, DeviceSpec};
+use gan_train::{npy, plot, write_csv, TrainedGenerator};
+use tch::{Kind, Tensor};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -12,9 +13,14 @@ pub struct Args {
     /// Number of samples.
     #[arg(long)]
     n: i64,
-    /// Output file: .csv (one `x,y` sample per line, no header).
+    /// Output file. 2D data: .csv (one `x,y` sample per line, no header). Images: .npy
+    /// (uint8, shape (N, C, H, W); labels of conditional models beside it as
+    /// FILE.labels.npy, int64) or .png (a grid).
     #[arg(long)]
     out: PathBuf,
+    /// Class of every sample (conditional models; default: classes cycle 0..K-1).
+    #[arg(long)]
+    class: Option<i64>,
     /// Seed of the latents.
     #[arg(long, default_value_t = 0)]
     seed: i64,
@@ -23,22 +29,99 @@ pub struct Args {
     device: DeviceSpec,
 }
 
+/// Samples generated per forward pass (bounds memory for large N).
+const CHUNK: i64 = 500;
+
+fn extension(path: &Path) -> &str {
+    path.extension().and_then(|e| e.to_str()).unwrap_or("")
+}
+
+/// Labels for `n` samples of a conditional generator: `class` for all, or cycling.
+pub fn labels_for(g: &TrainedGenerator, n: i64, class: Option<i64>) -> Result<Option<Tensor>> {
+    let k = g.info.class_names.len() as i64;
+    match (g.conditional(), class) {
+        (false, None) => Ok(None),
+        (false, Some(_)) => bail!("--class: this generator is not class-conditional"),
+        (true, Some(c)) if !(0..k).contains(&c) => {
+            bail!(
+                "--class {c} is not in 0..{k} ({})",
+                g.info.class_names.join(", ")
+            )
+        }
+        (true, Some(c)) => Ok(Some(Tensor::full([n], c, (Kind::Int64, tch::Device::Cpu)))),
+        (true, None) => Ok(Some(
+            Tensor::arange(n, (Kind::Int64, tch::Device::Cpu)).remainder(k),
+        )),
+    }
+}
+
+/// `n` images in [-1, 1] on the CPU, generated `CHUNK` at a time from one seeded latent batch.
+pub fn generate_images(
+    g: &TrainedGenerator,
+    n: i64,
+    seed: i64,
+    labels: Option<&Tensor>,
+) -> Result<Tensor> {
+    seed_all(seed);
+    let z = Tensor::randn([n, g.latent_dim()], (Kind::Float, tch::Device::Cpu));
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let len = CHUNK.min(n - start);
+        let y = labels.map(|l| l.narrow(0, start, len));
+        let x = g.generate(&z.narrow(0, start, len), y.as_ref())?;
+        parts.push(x.to_device(tch::Device::Cpu));
+        start += len;
+    }
+    Ok(Tensor::cat(&parts, 0))
+}
+
 pub fn handle_command(args: Args) -> Result<()> {
     if args.n < 1 {
         bail!("--n must be at least 1 (got {})", args.n);
     }
-    match args.out.extension().and_then(|e| e.to_str()) {
-        Some("csv") => {}
-        other => bail!(
-            "--out {}: unsupported extension {:?} for 2D samples; use .csv",
-            args.out.display(),
-            other.unwrap_or("")
-        ),
-    }
     let g = TrainedGenerator::load(&args.run, args.device.resolve()?)
         .with_context(|| format!("cannot load a generator from {}", args.run.display()))?;
-    let pts = gan_data::points(&g.sample(args.n, args.seed)?)?;
-    write_csv(&args.out, &pts)?;
+    let ext = extension(&args.out);
+    if !g.info.is_images() {
+        if ext != "csv" {
+            bail!(
+                "--out {}: unsupported extension {ext:?} for 2D samples; use .csv",
+                args.out.display()
+            );
+        }
+        if args.class.is_some() {
+            bail!("--class: this generator is not class-conditional");
+        }
+        let pts = gan_data::points(&g.sample(args.n, args.seed, None)?)?;
+        write_csv(&args.out, &pts)?;
+    } else {
+        if !matches!(ext, "npy" | "png") {
+            bail!(
+                "--out {}: unsupported extension {ext:?} for images; use .npy or .png",
+                args.out.display()
+            );
+        }
+        let labels = labels_for(&g, args.n, args.class)?;
+        let x = generate_images(&g, args.n, args.seed, labels.as_ref())?;
+        if ext == "png" {
+            let columns = if labels.is_some() && args.class.is_none() {
+                g.info.class_names.len()
+            } else {
+                (args.n as f64).sqrt().ceil() as usize
+            };
+            plot::image_grid(&args.out, &x, columns)?;
+        } else {
+            let shape: Vec<usize> = x.size().iter().map(|&d| d as usize).collect();
+            let px = Vec::<u8>::try_from(&plot::to_u8(&x).reshape([-1]))?;
+            npy::write_u8(&args.out, &shape, &px)?;
+            if let Some(l) = &labels {
+                let path = args.out.with_extension("labels.npy");
+                npy::write_i64(&path, &[args.n as usize], &Vec::<i64>::try_from(l)?)?;
+                eprintln!("wrote labels to {}", path.display());
+            }
+        }
+    }
     eprintln!(
         "wrote {} samples from step {} ({}) to {}",
         args.n,

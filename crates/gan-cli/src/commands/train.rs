@@ -99,6 +99,7 @@ pub fn handle_command(args: Args) -> Result<()> {
             trainer.step()
         );
     }
+    let info = trainer.data_info().clone();
     eprintln!(
         "training `{}` on {:?} for {} steps ({} threads) -> {}",
         trainer.config().name,
@@ -107,6 +108,21 @@ pub fn handle_command(args: Args) -> Result<()> {
         tch::get_num_threads(),
         run.display()
     );
+    if info.is_images() {
+        eprintln!(
+            "data: {} ({} images {:?}, {} classes, {:.1} MB in memory{})",
+            info.source,
+            info.n_samples,
+            info.shape,
+            info.class_names.len(),
+            info.bytes as f64 / 1e6,
+            if info.skipped > 0 {
+                format!(", {} undecodable files skipped", info.skipped)
+            } else {
+                String::new()
+            }
+        );
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -127,16 +143,29 @@ pub fn handle_command(args: Args) -> Result<()> {
     match outcome? {
         Outcome::Finished { step } => {
             eprintln!("done: {step} steps. Results in {}:", run.display());
-            eprintln!("  plots/samples-latest.png  samples over the true modes");
+            if info.is_images() {
+                eprintln!(
+                    "  plots/samples-latest.png  a sample grid (samples/ has one per evaluation)"
+                );
+            } else {
+                eprintln!("  plots/samples-latest.png  samples over the true modes");
+            }
             eprintln!("  plots/losses.png          losses; metrics.jsonl has every record");
             eprintln!(
                 "  checkpoints/              resume with: gan train --resume {} --steps N",
                 run.display()
             );
-            eprintln!(
-                "next: gan eval --run {0}   |   gan sample --run {0} --n 2500 --out samples.csv",
-                run.display()
-            );
+            if info.is_images() {
+                eprintln!(
+                    "next: gan sample --run {0} --n 64 --out grid.png   |   gan sample --run {0} --n 10000 --out samples.npy",
+                    run.display()
+                );
+            } else {
+                eprintln!(
+                    "next: gan eval --run {0}   |   gan sample --run {0} --n 2500 --out samples.csv",
+                    run.display()
+                );
+            }
         }
         Outcome::Stopped { step } => {
             eprintln!(

@@ -1,0 +1,220 @@
+//! The training data as the loop sees it: a 2D mixture sampled on the device, or an image data
+//! set held on the device as `u8` and batched by a seeded per-epoch shuffle (batch `k` is a
+//! function of `(seed, k)`, so a resumed run draws the same batches).
+
+use std::path::{Path, PathBuf};
+
+use gan_data::{
+    DeviceImages, EpochBatcher, FolderOptions, ImageDataset, Mixture2d, MixtureSampler,
+};
+use gan_models::DataSpec;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor};
+
+use crate::config::DataConfig;
+use crate::error::{io_err, Error, Result};
+
+/// What a run trains on, saved as `data.json` in the run folder so that a trained generator
+/// can be rebuilt (and its samples labelled) without loading the data again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    /// `ring`, `grid`, `fashion-mnist`, `mnist`, `cifar10` or `folder`.
+    pub name: String,
+    /// Where the data came from (files and split).
+    pub source: String,
+    /// Shape of one sample: `[2]` or `[C, H, W]`.
+    pub shape: Vec<i64>,
+    /// Class names (empty for unlabelled data).
+    pub class_names: Vec<String>,
+    /// Number of training samples (0 for the infinite 2D mixtures).
+    pub n_samples: usize,
+    /// Bytes the data set holds in memory.
+    pub bytes: usize,
+    /// Files skipped because they did not decode (`skip_bad`).
+    pub skipped: usize,
+}
+
+impl DataInfo {
+    /// The networks' view of the data.
+    pub fn spec(&self) -> DataSpec {
+        DataSpec {
+            shape: self.shape.clone(),
+            n_classes: self.class_names.len() as i64,
+        }
+    }
+
+    /// Whether samples are images `[C, H, W]`.
+    pub fn is_images(&self) -> bool {
+        self.shape.len() == 3
+    }
+
+    /// Reads `data.json`.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(io_err("cannot read", path))?;
+        serde_json::from_str(&text).map_err(|source| Error::Json {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Fashion-MNIST's labels 0..9 (Xiao et al. 2017).
+pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// Loads the image data set `cfg` names (an error for the 2D mixtures), looking in
+/// [`DataConfig::search_dirs`] when no folder is given.
+pub fn load_images(cfg: &DataConfig) -> Result<ImageDataset> {
+    let find = |dir: &Option<PathBuf>, load: &dyn Fn(&Path) -> gan_data::Result<ImageDataset>| {
+        if let Some(dir) = dir {
+            return Ok(load(dir)?);
+        }
+        let candidates = cfg.search_dirs();
+        for d in &candidates {
+            if d.is_dir() {
+                match load(d) {
+                    Err(gan_data::Error::MissingFiles { .. }) => continue,
+                    other => return Ok(other?),
+                }
+            }
+        }
+        Err(Error::DataNotFound {
+            name: cfg.name(),
+            looked: candidates,
+        })
+    };
+    match cfg {
+        DataConfig::Ring | DataConfig::Grid => Err(Error::Config {
+            key: "data.kind".into(),
+            message: format!("{} is a 2D mixture, not an image data set", cfg.name()),
+        }),
+        DataConfig::FashionMnist { dir, split, pad } => {
+            let mut ds = find(dir, &|d| ImageDataset::mnist_dir(d, *split))?.pad(*pad);
+            if ds.n_classes() == FASHION_MNIST_CLASSES.len() {
+                ds.class_names = FASHION_MNIST_CLASSES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+            }
+            Ok(ds)
+        }
+        DataConfig::Mnist { dir, split, pad } => {
+            Ok(find(dir, &|d| ImageDataset::mnist_dir(d, *split))?.pad(*pad))
+        }
+        DataConfig::Cifar10 { dir, split } => find(dir, &|d| ImageDataset::cifar10_dir(d, *split)),
+        DataConfig::Folder {
+            path,
+            height,
+            width,
+            channels,
+            skip_bad,
+        } => {
+            let opts = FolderOptions {
+                height: *height,
+                width: *width,
+                channels: *channels,
+                skip_bad: *skip_bad,
+            };
+            Ok(ImageDataset::folder(path, &opts)?)
+        }
+    }
+}
+
+/// Real samples for the loop.
+pub(crate) enum Source {
+    /// A 2D mixture, sampled from torch's (step-seeded) generator.
+    Mixture {
+        data: Mixture2d,
+        sampler: MixtureSampler,
+    },
+    /// An image data set on the device.
+    Images {
+        images: DeviceImages,
+        batcher: EpochBatcher,
+    },
+}
+
+impl Source {
+    /// Loads the data `cfg` names onto `device`, with batches of `batch` and shuffling seeded
+    /// by `seed`.
+    pub(crate) fn load(
+        cfg: &DataConfig,
+        device: Device,
+        batch: i64,
+        seed: u64,
+    ) -> Result<(Self, DataInfo)> {
+        if let Some(kind) = cfg.mixture_kind() {
+            let data = Mixture2d::new(kind);
+            let info = DataInfo {
+                name: cfg.name().into(),
+                source: format!("{} (2D Gaussian mixture)", cfg.name()),
+                shape: vec![2],
+                class_names: Vec::new(),
+                n_samples: 0,
+                bytes: 0,
+                skipped: 0,
+            };
+            let sampler = data.sampler(device);
+            return Ok((Source::Mixture { data, sampler }, info));
+        }
+        let ds = load_images(cfg)?;
+        let info = DataInfo {
+            name: cfg.name().into(),
+            source: ds.source.clone(),
+            shape: vec![ds.channels as i64, ds.height as i64, ds.width as i64],
+            // One class is no class: unlabelled folders train unconditional models.
+            class_names: if ds.n_classes() > 1 {
+                ds.class_names.clone()
+            } else {
+                Vec::new()
+            },
+            n_samples: ds.len(),
+            bytes: ds.bytes(),
+            skipped: ds.skipped.len(),
+        };
+        if batch as usize > ds.len() {
+            return Err(Error::Config {
+                key: "train.batch_size".into(),
+                message: format!(
+                    "{batch} is larger than the data set ({} images in {})",
+                    ds.len(),
+                    ds.source
+                ),
+            });
+        }
+        let batcher = EpochBatcher::new(ds.len(), batch as usize, seed)?;
+        let images = ds.to_device(device);
+        Ok((Source::Images { images, batcher }, info))
+    }
+
+    /// The `draw`-th real batch of the run (`draw` counts discriminator steps), with labels
+    /// for image data.
+    pub(crate) fn real(&mut self, b: i64, draw: u64) -> (Tensor, Option<Tensor>) {
+        match self {
+            Source::Mixture { sampler, .. } => (sampler.sample(b), None),
+            Source::Images { images, batcher } => {
+                let idx = batcher.indices(draw);
+                let (x, y) = images.batch(&idx);
+                (x, Some(y))
+            }
+        }
+    }
+
+    /// The mixture, for 2D runs.
+    pub(crate) fn mixture(&self) -> Option<&Mixture2d> {
+        match self {
+            Source::Mixture { data, .. } => Some(data),
+            Source::Images { .. } => None,
+        }
+    }
+}
