@@ -20,6 +20,12 @@
 //!   the PyTorch eager script of the same networks in `scripts/`, alternating, with the
 //!   venv's Python; prints medians and the speed-up, writes `target/bench/bench.json`.
 //!
+//! * `cargo xtask data fashion-mnist|mnist|cifar10 [--root DIR]` — puts a data set into
+//!   `$GAN_DATA_DIR/<name>` (else `<root>/data/<name>`), where `gan train` looks: Fashion-MNIST
+//!   from the Debian package `dataset-fashion-mnist` when installed, else (and for the others)
+//!   downloaded with `curl` and checked against the official MD5; offline, it lists the files
+//!   to place by hand.
+//!
 //! Each command lives in `src/commands/<name>.rs`; see [`commands`] for adding one.
 
 mod commands;
@@ -49,12 +55,15 @@ enum Command {
     Setup(commands::setup::SetupArgs),
     /// Time training steps against PyTorch eager scripts of the same networks (ratio printed).
     Bench(commands::bench::BenchArgs),
+    /// Put a data set (fashion-mnist, mnist, cifar10) where `gan train` looks for it.
+    Data(commands::data::DataArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Setup(args) => commands::setup::handle_command(args),
         Command::Bench(args) => commands::bench::handle_command(args),
+        Command::Data(args) => commands::data::handle_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! gan train [--config FILE] [--out DIR] [--device auto|cpu|cuda|cuda:N] [--seed N] [--steps N] [--resume DIR]
-//! gan sample --run DIR --n N --out FILE.csv [--seed N]
-//! gan eval --run DIR [--n 2500] [--out FILE.json]      (or --samples FILE.csv --data ring|grid)
+//! gan sample --run DIR --n N --out FILE.csv|FILE.npy|FILE.png [--class K] [--seed N]
+//! gan eval --run DIR [--n N] [--classifier DIR] [--out FILE.json]
+//! gan eval --samples FILE.csv --data ring|grid   |   --samples FILE.npy --classifier DIR
+//! gan classifier train --data fashion-mnist|mnist|cifar10 [--pad N]   |   --config FILE
+//! gan interpolate --run DIR --out FILE.png [--steps N] [--rows N] [--class K]
 //! gan doctor
 //! ```
 //! With no arguments, `gan train` trains the built-in ring preset (`configs/ring.toml`).
@@ -30,6 +33,10 @@ enum Command {
     Sample(commands::sample::Args),
     /// Score a run (or a file of samples) and write the metrics as JSON.
     Eval(commands::eval::Args),
+    /// Write a latent interpolation strip (image models).
+    Interpolate(commands::interpolate::Args),
+    /// Train the domain classifier that scores generated images.
+    Classifier(commands::classifier::Args),
     /// Report libtorch, CUDA and cuDNN availability and threads.
     Doctor(commands::doctor::Args),
     /// Time training steps (used by `cargo xtask bench`).
@@ -43,6 +50,8 @@ fn main() -> ExitCode {
         Command::Train(a) => commands::train::handle_command(a),
         Command::Sample(a) => commands::sample::handle_command(a),
         Command::Eval(a) => commands::eval::handle_command(a),
+        Command::Interpolate(a) => commands::interpolate::handle_command(a),
+        Command::Classifier(a) => commands::classifier::handle_command(a),
         Command::Doctor(a) => commands::doctor::handle_command(a),
         Command::Bench(a) => commands::bench::handle_command(a),
     };

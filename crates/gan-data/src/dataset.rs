@@ -302,6 +302,50 @@ impl ImageDataset {
         (images, labels)
     }
 
+    /// A synthetic labelled data set for tests and benchmarks, a pure function of its
+    /// arguments: `n` images of `shape` `[C, H, W]` whose pixels are dim noise (0..64) with a
+    /// bright (200..255) horizontal band whose position gives the class (`i % classes`), so a
+    /// classifier can learn it. `classes < 2` gives one unnamed class.
+    pub fn synthetic(n: usize, shape: [usize; 3], classes: usize, seed: u64) -> Result<Self> {
+        let [c, h, w] = shape;
+        let k = classes.max(1);
+        if n == 0 || c == 0 || h < k || w == 0 {
+            return Err(Error::Options(format!(
+                "a synthetic data set needs n > 0 images of [C > 0, H >= classes, W > 0]; got \
+                 n = {n}, shape {shape:?}, {classes} classes"
+            )));
+        }
+        let mut images = vec![0u8; n * c * h * w];
+        let mut labels = Vec::with_capacity(n);
+        for (i, img) in images.chunks_exact_mut(c * h * w).enumerate() {
+            let class = i % k;
+            labels.push(class as i64);
+            let band = class * h / k..(class + 1) * h / k;
+            for (j, px) in img.iter_mut().enumerate() {
+                let noise =
+                    crate::batcher::mix(seed ^ crate::batcher::mix((i * c * h * w + j) as u64));
+                let row = (j / w) % h;
+                *px = if band.contains(&row) {
+                    200 + (noise % 56) as u8
+                } else {
+                    (noise % 64) as u8
+                };
+            }
+        }
+        let class_names = if classes < 2 {
+            vec![String::new()]
+        } else {
+            (0..k).map(|c| c.to_string()).collect()
+        };
+        Self::from_parts(
+            images,
+            labels,
+            shape,
+            class_names,
+            format!("synthetic ({n} images {shape:?}, {classes} classes, seed {seed})"),
+        )
+    }
+
     /// The data set with `p` zero (black) pixels added on every side: 28x28 MNIST-style
     /// images become 32x32 with `p = 2`, as DCGAN-32 expects.
     pub fn pad(self, p: usize) -> Self {

@@ -55,6 +55,7 @@ mod error;
 pub mod folder;
 pub mod idx;
 mod mixture;
+pub mod npy;
 
 pub use batcher::EpochBatcher;
 pub use dataset::{DeviceImages, ImageDataset, Split};

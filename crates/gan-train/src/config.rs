@@ -87,6 +87,24 @@ pub enum DataConfig {
         #[serde(default)]
         split: Split,
     },
+    /// Generated images (dim noise with a bright band whose row gives the class): for tests
+    /// and benchmarks, no files needed.
+    Synthetic {
+        /// Number of images.
+        images: usize,
+        /// Channels.
+        channels: usize,
+        /// Height.
+        height: usize,
+        /// Width.
+        width: usize,
+        /// Classes (0 or 1: unlabelled).
+        #[serde(default)]
+        classes: usize,
+        /// Seed of the pixels (a different seed is a different "split").
+        #[serde(default)]
+        seed: u64,
+    },
     /// A folder of PNG/JPEG images; classes from first-level sub-folder names.
     Folder {
         /// The root folder.
@@ -126,6 +144,7 @@ impl DataConfig {
             DataConfig::FashionMnist { .. } => "fashion-mnist",
             DataConfig::Mnist { .. } => "mnist",
             DataConfig::Cifar10 { .. } => "cifar10",
+            DataConfig::Synthetic { .. } => "synthetic",
             DataConfig::Folder { .. } => "folder",
         }
     }

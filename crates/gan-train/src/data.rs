@@ -112,6 +112,19 @@ pub fn load_images(cfg: &DataConfig) -> Result<ImageDataset> {
             Ok(find(dir, &|d| ImageDataset::mnist_dir(d, *split))?.pad(*pad))
         }
         DataConfig::Cifar10 { dir, split } => find(dir, &|d| ImageDataset::cifar10_dir(d, *split)),
+        DataConfig::Synthetic {
+            images,
+            channels,
+            height,
+            width,
+            classes,
+            seed,
+        } => Ok(ImageDataset::synthetic(
+            *images,
+            [*channels, *height, *width],
+            *classes,
+            *seed,
+        )?),
         DataConfig::Folder {
             path,
             height,

@@ -30,7 +30,6 @@ mod ema;
 mod error;
 mod flat;
 mod metrics;
-pub mod npy;
 pub mod plot;
 mod trainer;
 

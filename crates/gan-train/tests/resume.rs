@@ -120,3 +120,17 @@ fn a_resumed_trainer_holds_exactly_the_saved_state() {
     let b = Trainer::resume(dir.path(), None).unwrap();
     assert_identical(&before, &b.named_tensors());
 }
+
+/// Image data: the shuffled batch order resumes at the right position (the run crosses
+/// epochs), and conditional networks, spectral norm and the auxiliary classifier resume too.
+#[test]
+fn resume_is_bit_identical_on_images() {
+    let _rng = common::torch_rng_lock();
+    check(|steps| common::tiny_images(steps, "projection"));
+    check(|steps| {
+        let mut c = common::tiny_images(steps, "auxiliary-classifier");
+        c.train.n_critic = 2;
+        c.loss.kind = GanLoss::Hinge;
+        c
+    });
+}

@@ -10,9 +10,12 @@ use crate::libtorch::{project_root, python_command, venv_python};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// Timed steps per measurement.
-    #[arg(long, default_value_t = 300)]
-    steps: u32,
+    /// Timed steps per measurement (default: 300 for 2d, 20 for dcgan32, 5 for dcgan64).
+    #[arg(long)]
+    steps: Option<u32>,
+    /// Cases to run, comma-separated: 2d, dcgan32, dcgan64.
+    #[arg(long, value_delimiter = ',', default_value = "2d,dcgan32,dcgan64")]
+    cases: Vec<String>,
     /// Measurements per side (alternating Rust, PyTorch, Rust, ...); medians are compared.
     #[arg(long, default_value_t = 3)]
     reps: u32,
@@ -26,13 +29,58 @@ pub struct BenchArgs {
 
 struct Case {
     name: &'static str,
+    /// The config `gan bench` times (None: its built-in configs/bench-2d.toml).
+    config: Option<&'static str>,
     script: &'static str,
+    script_args: &'static [&'static str],
+    steps: u32,
+    warmup: u32,
 }
 
-const CASES: &[Case] = &[Case {
-    name: "2d",
-    script: "scripts/bench_2d.py",
-}];
+const CASES: &[Case] = &[
+    Case {
+        name: "2d",
+        config: None,
+        script: "scripts/bench_2d.py",
+        script_args: &[],
+        steps: 300,
+        warmup: 20,
+    },
+    Case {
+        name: "dcgan32",
+        config: Some("configs/bench-dcgan32.toml"),
+        script: "scripts/bench_dcgan.py",
+        script_args: &[
+            "--size",
+            "32",
+            "--channels",
+            "1",
+            "--width",
+            "64",
+            "--batch",
+            "64",
+        ],
+        steps: 20,
+        warmup: 3,
+    },
+    Case {
+        name: "dcgan64",
+        config: Some("configs/bench-dcgan64.toml"),
+        script: "scripts/bench_dcgan.py",
+        script_args: &[
+            "--size",
+            "64",
+            "--channels",
+            "3",
+            "--width",
+            "64",
+            "--batch",
+            "64",
+        ],
+        steps: 5,
+        warmup: 2,
+    },
+];
 
 fn run_json(mut cmd: Command, what: &str) -> Result<Value> {
     let out = cmd
@@ -74,17 +122,27 @@ pub fn handle_command(args: BenchArgs) -> Result<()> {
         bail!("cargo build --release -p gan-cli failed");
     }
     let gan = root.join("target/release/gan");
-    let (steps, threads) = (args.steps.to_string(), args.threads.to_string());
+    let threads = args.threads.to_string();
+    for c in &args.cases {
+        if !CASES.iter().any(|k| k.name == c) {
+            bail!("unknown case {c:?}; known: 2d, dcgan32, dcgan64");
+        }
+    }
     let mut report = Vec::new();
     println!(
         "ms per training step, {} threads, {}; median and best of {} alternating runs",
         args.threads, args.device, args.reps
     );
     println!(
-        "{:<6} {:>10} {:>10} {:>9}   {:>10} {:>10} {:>9}",
+        "{:<8} {:>10} {:>10} {:>9}   {:>10} {:>10} {:>9}",
         "case", "gan med", "torch med", "speed-up", "gan best", "torch best", "speed-up"
     );
-    for case in CASES {
+    for case in CASES
+        .iter()
+        .filter(|c| args.cases.iter().any(|n| n == c.name))
+    {
+        let steps = args.steps.unwrap_or(case.steps).to_string();
+        let warmup = case.warmup.to_string();
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         let mut torch_version = String::new();
         for _ in 0..args.reps {
@@ -93,12 +151,17 @@ pub fn handle_command(args: BenchArgs) -> Result<()> {
                 "bench",
                 "--steps",
                 &steps,
+                "--warmup",
+                &warmup,
                 "--threads",
                 &threads,
                 "--device",
                 &args.device,
             ])
             .current_dir(&root);
+            if let Some(config) = case.config {
+                c.arg("--config").arg(root.join(config));
+            }
             ours.push(
                 run_json(c, "gan bench")?["ms_per_step"]
                     .as_f64()
@@ -106,9 +169,12 @@ pub fn handle_command(args: BenchArgs) -> Result<()> {
             );
             let mut c = python_command(&python);
             c.arg(root.join(case.script))
+                .args(case.script_args)
                 .args([
                     "--steps",
                     &steps,
+                    "--warmup",
+                    &warmup,
                     "--threads",
                     &threads,
                     "--device",
@@ -123,7 +189,7 @@ pub fn handle_command(args: BenchArgs) -> Result<()> {
         let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
         let (a_min, b_min) = (best(&ours), best(&theirs));
         println!(
-            "{:<6} {:>10.3} {:>10.3} {:>8.2}x   {:>10.3} {:>10.3} {:>8.2}x",
+            "{:<8} {:>10.3} {:>10.3} {:>8.2}x   {:>10.3} {:>10.3} {:>8.2}x",
             case.name,
             a,
             b,
@@ -133,7 +199,7 @@ pub fn handle_command(args: BenchArgs) -> Result<()> {
             b_min / a_min
         );
         report.push(serde_json::json!({
-            "case": case.name, "device": args.device, "threads": args.threads, "steps": args.steps,
+            "case": case.name, "device": args.device, "threads": args.threads, "steps": steps,
             "gan_ms": ours, "pytorch_ms": theirs, "gan_median_ms": a, "pytorch_median_ms": b,
             "speedup": b / a, "gan_best_ms": a_min, "pytorch_best_ms": b_min,
             "speedup_best": b_min / a_min, "torch": torch_version,

@@ -7,4 +7,5 @@
 //! Shared paths (cache, venv Python, libtorch checks) live in `crate::libtorch`.
 
 pub mod bench;
+pub mod data;
 pub mod setup;

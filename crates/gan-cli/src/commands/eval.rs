@@ -17,19 +17,30 @@ pub struct Args {
     /// Run folder to evaluate (samples its EMA generator).
     #[arg(long, required_unless_present = "samples", conflicts_with = "samples")]
     run: Option<PathBuf>,
-    /// A CSV of `x,y` samples to evaluate instead of a run (needs --data).
-    #[arg(long, requires = "data")]
+    /// Samples to evaluate instead of a run: a CSV of `x,y` points (needs --data), or a
+    /// .npy of uint8 images (N, C, H, W) (needs --classifier; labels of conditional samples
+    /// are read from FILE.labels.npy when it exists, or --labels).
+    #[arg(long)]
     samples: Option<PathBuf>,
-    /// The mixture the samples should match (with --samples).
+    /// The mixture 2D samples should match (with --samples FILE.csv).
     #[arg(long, value_enum)]
     data: Option<Data>,
-    /// Samples to draw from the run (the PacGAN protocol uses 2500).
-    #[arg(long, default_value_t = 2500)]
-    n: i64,
+    /// Class labels of the samples (.npy, int64, shape (N,)).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// A classifier folder (`gan classifier train`) to score images with. Default for runs:
+    /// classifiers/<data>-<H>x<W>.
+    #[arg(long)]
+    classifier: Option<PathBuf>,
+    /// Samples to draw from the run (default 2500 for 2D data, the PacGAN protocol; 10000
+    /// for images).
+    #[arg(long)]
+    n: Option<i64>,
     /// Seed of the latents.
     #[arg(long, default_value_t = 0)]
     seed: i64,
-    /// Where to write the JSON result. Default: RUN/eval.json, or FILE.eval.json beside --samples.
+    /// Where to write the JSON result (a Markdown table goes beside it as .md). Default:
+    /// RUN/eval.json, or FILE.eval.json beside --samples.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Device: auto, cpu, cuda or cuda:N.
@@ -71,8 +82,26 @@ pub fn read_csv(path: &Path) -> Result<Vec<[f32; 2]>> {
 }
 
 pub fn handle_command(args: Args) -> Result<()> {
+    if let Some(file) = &args.samples {
+        if file.extension().and_then(|e| e.to_str()) == Some("npy") {
+            return super::eval_images::samples_file(&args_images(&args), file);
+        }
+    }
+    if let Some(run) = &args.run {
+        let g = TrainedGenerator::load(run, args.device.resolve()?)
+            .with_context(|| format!("cannot load a generator from {}", run.display()))?;
+        if g.info.is_images() {
+            return super::eval_images::run(&args_images(&args), run, &g);
+        }
+    }
     let (report, out) = if let Some(file) = &args.samples {
-        let kind = match args.data.expect("clap requires --data with --samples") {
+        let Some(data) = args.data else {
+            bail!(
+                "--samples {}: 2D samples need --data ring|grid",
+                file.display()
+            );
+        };
+        let kind = match data {
             Data::Ring => MixtureKind::Ring,
             Data::Grid => MixtureKind::Grid,
         };
@@ -96,22 +125,14 @@ pub fn handle_command(args: Args) -> Result<()> {
         )
     } else {
         let run = args.run.as_ref().expect("clap requires --run or --samples");
-        if args.n < 1 {
-            bail!("--n must be at least 1 (got {})", args.n);
+        let n = args.n.unwrap_or(2500);
+        if n < 1 {
+            bail!("--n must be at least 1 (got {n})");
         }
         let g = TrainedGenerator::load(run, args.device.resolve()?)
             .with_context(|| format!("cannot load a generator from {}", run.display()))?;
-        let Some(data) = g.mixture() else {
-            bail!(
-                "{} trained on {}: image scores (FID, KID, classifier scores) are not built yet; \
-                 `gan eval` scores 2D runs. Look at {}/plots/samples-latest.png, or write samples \
-                 with `gan sample --out FILE.npy`",
-                run.display(),
-                g.info.name,
-                run.display()
-            );
-        };
-        let pts = gan_data::points(&g.sample(args.n, args.seed, None)?)?;
+        let data = g.mixture().expect("image runs are handled above");
+        let pts = gan_data::points(&g.sample(n, args.seed, None)?)?;
         let metrics = data.evaluate(&pts)?;
         let out = args.out.clone().unwrap_or_else(|| run.join("eval.json"));
         (
@@ -138,4 +159,15 @@ pub fn handle_command(args: Args) -> Result<()> {
     std::fs::write(&out, json + "\n").with_context(|| format!("cannot write {}", out.display()))?;
     println!("wrote {}", out.display());
     Ok(())
+}
+
+fn args_images(args: &Args) -> super::eval_images::ImageArgs {
+    super::eval_images::ImageArgs {
+        labels: args.labels.clone(),
+        classifier: args.classifier.clone(),
+        n: args.n.unwrap_or(10_000),
+        seed: args.seed,
+        out: args.out.clone(),
+        device: args.device,
+    }
 }

@@ -1,8 +1,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use gan_data::npy;
 use gan_tensor::{seed_all, DeviceSpec};
-use gan_train::{npy, plot, write_csv, TrainedGenerator};
+use gan_train::{plot, write_csv, TrainedGenerator};
 use tch::{Kind, Tensor};
 
 #[derive(clap::Args, Debug)]

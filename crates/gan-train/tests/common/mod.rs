@@ -75,3 +75,43 @@ pub fn assert_identical(a: &[(String, Tensor)], b: &[(String, Tensor)]) {
         assert!(ta.equal(tb), "tensor `{na}` differs");
     }
 }
+
+/// A tiny class-conditional image config on synthetic data: DCGAN networks at 16x16 with
+/// conditional batch norm and a projection discriminator (or `d_conditioning`), 50 images
+/// (so 40 steps of batch 10 cross several epochs of the shuffle).
+pub fn tiny_images(steps: u64, d_conditioning: &str) -> TrainConfig {
+    let text = format!(
+        r#"
+name = "tiny-images"
+seed = 3
+device = "cpu"
+[data]
+kind = "synthetic"
+images = 50
+channels = 1
+height = 16
+width = 16
+classes = 4
+[generator]
+arch = "dcgan"
+latent_dim = 8
+width = 4
+conditioning = "batch-norm"
+[discriminator]
+arch = "dcgan"
+width = 4
+conditioning = "{d_conditioning}"
+[optim]
+lr_g = 2e-4
+lr_d = 2e-4
+[train]
+steps = {steps}
+batch_size = 10
+log_every = 5
+eval_every = 20
+checkpoint_every = 10
+keep_checkpoints = 2
+"#
+    );
+    TrainConfig::from_toml_str(&text, Path::new("tiny-images.toml")).unwrap()
+}

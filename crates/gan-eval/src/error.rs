@@ -1,0 +1,48 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Errors of `gan-eval`.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Images or labels that do not fit the classifier or each other.
+    #[error("{0}")]
+    Shape(String),
+    /// A file that cannot be read or written.
+    #[error("{action} {path}")]
+    Io {
+        /// What was attempted.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Invalid JSON metadata.
+    #[error("invalid classifier metadata {path}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A classifier folder whose weights do not match its metadata.
+    #[error("classifier {path}: {message}")]
+    BadClassifier {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An error of the data layer.
+    #[error(transparent)]
+    Data(#[from] gan_data::Error),
+    /// An error raised by libtorch.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,30 @@
+//! `gan-eval`: judging generated samples with numbers.
+//!
+//! So far, the domain-classifier scores: [`Classifier`] is a small CNN the toolkit trains on
+//! a labelled data set (`gan classifier train --data fashion-mnist`), and
+//! [`classifier_scores`] turns its predictions for generated samples into the
+//! predicted-class histogram and its entropy (mode coverage), the classifier score (the
+//! Inception Score computed with this classifier) and, for class-conditional samples, the
+//! fraction classified as the class asked for.
+//!
+//! ```
+//! use gan_eval::classifier_scores;
+//! use tch::Tensor;
+//! // Four confident predictions, two classes, balanced: entropy ln 2, score 2.
+//! let p = Tensor::from_slice(&[1f32, 0., 0., 1., 1., 0., 0., 1.]).view([4, 2]);
+//! let s = classifier_scores(&p, Some(&[0, 1, 0, 0]), 1)?;
+//! assert!((s.class_entropy - 2f64.ln()).abs() < 1e-9);
+//! assert!((s.classifier_score - 2.0).abs() < 1e-6);
+//! assert_eq!(s.conditional_accuracy, Some(0.75));
+//! # Ok::<(), gan_eval::Error>(())
+//! ```
+
+mod classifier;
+mod error;
+mod scores;
+
+pub use classifier::{
+    sha256, Classifier, ClassifierConfig, ClassifierMeta, TrainEvent, FORMAT_VERSION,
+};
+pub use error::{Error, Result};
+pub use scores::{classifier_scores, ClassifierScores};
