@@ -133,4 +133,13 @@ fn resume_is_bit_identical_on_images() {
         c.loss.kind = GanLoss::Hinge;
         c
     });
+    // WGAN-GP and R1 through a conditional (projection) discriminator on images.
+    check(|steps| {
+        let mut c = common::tiny_images(steps, "projection");
+        c.loss.kind = GanLoss::Wasserstein;
+        c.loss.gp_weight = 10.0;
+        c.loss.r1_gamma = 1.0;
+        c.loss.r1_every = 2;
+        c
+    });
 }
