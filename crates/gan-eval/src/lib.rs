@@ -5,7 +5,9 @@
 //! [`classifier_scores`] turns its predictions for generated samples into the
 //! predicted-class histogram and its entropy (mode coverage), the classifier score (the
 //! Inception Score computed with this classifier) and, for class-conditional samples, the
-//! fraction classified as the class asked for.
+//! fraction classified as the class asked for. [`frechet_distance`] (float64, exact matrix
+//! square root) and [`feature_stats`] are the core of FID and of the Frechet Classifier
+//! Distance.
 //!
 //! ```
 //! use gan_eval::classifier_scores;
@@ -21,10 +23,12 @@
 
 mod classifier;
 mod error;
+mod frechet;
 mod scores;
 
 pub use classifier::{
     sha256, Classifier, ClassifierConfig, ClassifierMeta, TrainEvent, FORMAT_VERSION,
 };
 pub use error::{Error, Result};
+pub use frechet::{feature_stats, frechet_distance};
 pub use scores::{classifier_scores, ClassifierScores};
