@@ -1,5 +1,6 @@
 //! The Frechet distance of 10k vs 10k 2048-d features (FID-sized): statistics of both sets
 //! and the distance, in float64, on the CPU threads libtorch is given.
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 use criterion::{criterion_group, criterion_main, Criterion};
 use gan_eval::{feature_stats, frechet_distance};
 use tch::{Device, Kind, Tensor};
