@@ -124,21 +124,27 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<(String, Vec<usize>, &[u8]), S
     Ok((descr, shape, &bytes[end..]))
 }
 
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Decodes the file `path` whose contents are `bytes`, accepting the dtypes `descrs` of
+/// `size` bytes per value.
 fn read_typed<T>(
     path: &Path,
+    bytes: &[u8],
     descrs: &[&str],
     size: usize,
     decode: impl Fn(&[u8]) -> T,
 ) -> Result<NpyArray<T>> {
-    let bytes = fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
     let fail = |reason: String| Error::Format {
         path: path.to_path_buf(),
         reason,
     };
-    let (descr, shape, data) = parse(&bytes).map_err(fail)?;
+    let (descr, shape, data) = parse(bytes).map_err(fail)?;
     if !descrs.contains(&descr.as_str()) {
         return Err(fail(format!("dtype {descr:?}; expected one of {descrs:?}")));
     }
@@ -161,22 +167,19 @@ fn read_typed<T>(
 
 /// Reads a `uint8` array.
 pub fn read_u8(path: &Path) -> Result<NpyArray<u8>> {
-    read_typed(path, &["|u1", "<u1"], 1, |b| b[0])
+    read_typed(path, &read_bytes(path)?, &["|u1", "<u1"], 1, |b| b[0])
 }
 
 /// Reads an `int64` array (also accepts `int32`, as labels often come).
 pub fn read_i64(path: &Path) -> Result<NpyArray<i64>> {
-    let bytes = fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_bytes(path)?;
     let is_i32 = parse(&bytes).is_ok_and(|(d, _, _)| d == "<i4");
     if is_i32 {
-        read_typed(path, &["<i4"], 4, |b| {
+        read_typed(path, &bytes, &["<i4"], 4, |b| {
             i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64
         })
     } else {
-        read_typed(path, &["<i8"], 8, |b| {
+        read_typed(path, &bytes, &["<i8"], 8, |b| {
             i64::from_le_bytes(b.try_into().expect("8 bytes"))
         })
     }

@@ -15,6 +15,9 @@ use crate::config::{DConditioning, GConditioning};
 use crate::layers::{BatchNorm, Conv2d, ConvOpts, ConvTranspose2d, Embedding, Linear, WInit};
 use crate::{DataSpec, Error, Result};
 
+/// Sizes named in shape errors.
+const EXAMPLES: &str = "28x28, 32x32, 64x64, 48x64";
+
 /// DCGAN's initialisation: N(0, 0.02) weights, batch-norm scales N(1, 0.02).
 const INIT_STD: f64 = 0.02;
 
@@ -30,24 +33,34 @@ pub(crate) fn geometry(height: i64, width: i64) -> Option<(i64, i64, i64)> {
     (k >= 1 && h <= 8 && w <= 8).then_some((h, w, k))
 }
 
-fn image_dims(what: &'static str, data: &DataSpec) -> Result<(i64, i64, i64, i64, i64, i64)> {
+/// `(C, base_h, base_w, k)` of image data for a network that doubles `k >= min_k` times from
+/// its base; `examples` lists sizes that work, for the error.
+pub(crate) fn image_dims(
+    what: &'static str,
+    data: &DataSpec,
+    min_k: i64,
+    examples: &str,
+) -> Result<(i64, i64, i64, i64)> {
     let shape = &data.shape;
     let bad = || Error::Shape {
         what,
-        expected: "images [C, H, W] with H = b * 2^k, W = b' * 2^k, k >= 1, 4 <= b, b' <= 8 \
-                   (e.g. 28x28, 32x32, 64x64, 48x64)"
-            .into(),
+        expected: format!(
+            "images [C, H, W] with H = b * 2^k, W = b' * 2^k, k >= {min_k}, 4 <= b, b' <= 8 \
+             (e.g. {examples})"
+        ),
         got: shape.clone(),
     };
     if shape.len() != 3 {
         return Err(bad());
     }
-    let (c, h, w) = (shape[0], shape[1], shape[2]);
-    let (bh, bw, k) = geometry(h, w).ok_or_else(bad)?;
-    Ok((c, h, w, bh, bw, k))
+    match geometry(shape[1], shape[2]) {
+        Some((bh, bw, k)) if k >= min_k => Ok((shape[0], bh, bw, k)),
+        _ => Err(bad()),
+    }
 }
 
-fn check_labels(what: &'static str, y: Option<&Tensor>, batch: i64) -> Result<Tensor> {
+/// The labels `[batch]` a conditional network needs, or an error naming it.
+pub(crate) fn check_labels(what: &'static str, y: Option<&Tensor>, batch: i64) -> Result<Tensor> {
     match y {
         Some(y) if y.size() == [batch] => Ok(y.shallow_clone()),
         Some(y) => Err(Error::Shape {
@@ -77,7 +90,7 @@ impl DcganGenerator {
         conditioning: GConditioning,
         data: &DataSpec,
     ) -> Result<Self> {
-        let (c, _, _, bh, bw, k) = image_dims("DCGAN generator output", data)?;
+        let (c, bh, bw, k) = image_dims("DCGAN generator output", data, 1, EXAMPLES)?;
         let conditional = conditioning == GConditioning::BatchNorm;
         let classes = if conditional { data.n_classes } else { 0 };
         let opts = |stride, padding| ConvOpts {
@@ -177,7 +190,7 @@ impl DcganDiscriminator {
         conditioning: DConditioning,
         data: &DataSpec,
     ) -> Result<Self> {
-        let (c, _, _, bh, bw, k) = image_dims("DCGAN discriminator input", data)?;
+        let (c, bh, bw, k) = image_dims("DCGAN discriminator input", data, 1, EXAMPLES)?;
         let opts = |stride, padding| ConvOpts {
             stride,
             padding,

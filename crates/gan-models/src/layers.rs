@@ -87,14 +87,51 @@ impl SpectralNorm {
     }
 }
 
+/// A layer's weight, optionally spectrally normalised: stored as PyTorch names it (`weight`, or
+/// `weight_orig` with `weight_u` and `weight_v` under spectral norm).
+#[derive(Debug)]
+pub(crate) struct Weight {
+    raw: Tensor,
+    sn: Option<SpectralNorm>,
+}
+
+impl Weight {
+    /// A weight of `shape` (`[out, ...]`) initialised by `init` with the given fans.
+    fn new(
+        p: &nn::Path,
+        shape: &[i64],
+        fans: (i64, i64),
+        init: WInit,
+        spectral_norm: bool,
+    ) -> Self {
+        let name = if spectral_norm {
+            "weight_orig"
+        } else {
+            "weight"
+        };
+        let raw = p.var(name, shape, weight_init(init, fans.0, fans.1));
+        let rows = shape[0];
+        let cols = shape[1..].iter().product();
+        let sn = spectral_norm.then(|| SpectralNorm::new(p, rows, cols));
+        Weight { raw, sn }
+    }
+
+    /// The weight to use: normalised (after a power-iteration step when `train`) or as is.
+    fn get(&self, train: bool) -> Tensor {
+        match &self.sn {
+            Some(sn) => sn.apply(&self.raw, train),
+            None => self.raw.shallow_clone(),
+        }
+    }
+}
+
 /// A 2D convolution, optionally spectrally normalised.
 #[derive(Debug)]
 pub(crate) struct Conv2d {
-    weight: Tensor,
+    weight: Weight,
     bias: Option<Tensor>,
     stride: i64,
     padding: i64,
-    sn: Option<SpectralNorm>,
 }
 
 /// Options of [`Conv2d`] and [`ConvTranspose2d`].
@@ -109,38 +146,21 @@ pub(crate) struct ConvOpts {
 
 impl Conv2d {
     pub(crate) fn new(p: nn::Path, cin: i64, cout: i64, k: [i64; 2], o: ConvOpts) -> Self {
-        let fan_in = cin * k[0] * k[1];
-        let fan_out = cout * k[0] * k[1];
-        let name = if o.spectral_norm {
-            "weight_orig"
-        } else {
-            "weight"
-        };
-        let weight = p.var(
-            name,
-            &[cout, cin, k[0], k[1]],
-            weight_init(o.init, fan_in, fan_out),
-        );
+        let fans = (cin * k[0] * k[1], cout * k[0] * k[1]);
+        let shape = [cout, cin, k[0], k[1]];
+        let weight = Weight::new(&p, &shape, fans, o.init, o.spectral_norm);
         let bias = o.bias.then(|| p.zeros("bias", &[cout]));
-        let sn = o
-            .spectral_norm
-            .then(|| SpectralNorm::new(&p, cout, cin * k[0] * k[1]));
         Conv2d {
             weight,
             bias,
             stride: o.stride,
             padding: o.padding,
-            sn,
         }
     }
 
     pub(crate) fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let w = match &self.sn {
-            Some(sn) => sn.apply(&self.weight, train),
-            None => self.weight.shallow_clone(),
-        };
         x.conv2d(
-            &w,
+            &self.weight.get(train),
             self.bias.as_ref(),
             [self.stride, self.stride],
             [self.padding, self.padding],
@@ -194,9 +214,8 @@ impl ConvTranspose2d {
 /// A linear layer, optionally spectrally normalised (weight `[out, in]`, as PyTorch).
 #[derive(Debug)]
 pub(crate) struct Linear {
-    weight: Tensor,
+    weight: Weight,
     bias: Option<Tensor>,
-    sn: Option<SpectralNorm>,
 }
 
 impl Linear {
@@ -208,31 +227,20 @@ impl Linear {
         spectral_norm: bool,
         init: WInit,
     ) -> Self {
-        let name = if spectral_norm {
-            "weight_orig"
-        } else {
-            "weight"
-        };
-        let weight = p.var(name, &[cout, cin], weight_init(init, cin, cout));
+        let weight = Weight::new(&p, &[cout, cin], (cin, cout), init, spectral_norm);
         let bias = bias.then(|| p.zeros("bias", &[cout]));
-        let sn = spectral_norm.then(|| SpectralNorm::new(&p, cout, cin));
-        Linear { weight, bias, sn }
+        Linear { weight, bias }
     }
 
     pub(crate) fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let w = match &self.sn {
-            Some(sn) => sn.apply(&self.weight, train),
-            None => self.weight.shallow_clone(),
-        };
-        x.linear(&w, self.bias.as_ref())
+        x.linear(&self.weight.get(train), self.bias.as_ref())
     }
 }
 
 /// A class embedding (`[classes, dim]`), optionally spectrally normalised (SNGAN's projection).
 #[derive(Debug)]
 pub(crate) struct Embedding {
-    weight: Tensor,
-    sn: Option<SpectralNorm>,
+    weight: Weight,
 }
 
 impl Embedding {
@@ -243,22 +251,12 @@ impl Embedding {
         spectral_norm: bool,
         init: WInit,
     ) -> Self {
-        let name = if spectral_norm {
-            "weight_orig"
-        } else {
-            "weight"
-        };
-        let weight = p.var(name, &[classes, dim], weight_init(init, classes, dim));
-        let sn = spectral_norm.then(|| SpectralNorm::new(&p, classes, dim));
-        Embedding { weight, sn }
+        let weight = Weight::new(&p, &[classes, dim], (classes, dim), init, spectral_norm);
+        Embedding { weight }
     }
 
     pub(crate) fn forward_t(&self, y: &Tensor, train: bool) -> Tensor {
-        let w = match &self.sn {
-            Some(sn) => sn.apply(&self.weight, train),
-            None => self.weight.shallow_clone(),
-        };
-        w.index_select(0, y)
+        self.weight.get(train).index_select(0, y)
     }
 }
 
@@ -365,13 +363,13 @@ mod tests {
         };
         let conv = Conv2d::new(vs.root() / "c", 3, 8, [3, 3], opts);
         for _ in 0..50 {
-            let _ = conv.sn.as_ref().unwrap().apply(&conv.weight, true);
+            let _ = conv.weight.get(true);
         }
-        let w = conv.sn.as_ref().unwrap().apply(&conv.weight, false);
+        let w = conv.weight.get(false);
         let sigma = top_singular_value(&w);
         assert!((sigma - 1.0).abs() < 1e-4, "sigma = {sigma}");
         // The unnormalised weight is far from norm 1 (so the test can fail).
-        let raw = top_singular_value(&conv.weight);
+        let raw = top_singular_value(&conv.weight.raw);
         assert!(raw > 2.0, "raw sigma = {raw}");
         let names: Vec<String> = vs.variables().into_keys().collect();
         for n in ["c.weight_orig", "c.weight_u", "c.weight_v", "c.bias"] {
@@ -409,10 +407,10 @@ mod tests {
         let y = conv.forward_t(&t["x"], true);
         let close = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]) < 1e-5;
         assert!(close(&y, &t["y"]));
-        let sn = conv.sn.as_ref().unwrap();
+        let sn = conv.weight.sn.as_ref().unwrap();
         assert!(close(&sn.u, &t["u_after"]) && close(&sn.v, &t["v_after"]));
         y.sum(Kind::Float).backward();
-        assert!(close(&conv.weight.grad(), &t["grad_weight_orig"]));
+        assert!(close(&conv.weight.raw.grad(), &t["grad_weight_orig"]));
     }
 
     /// Conditional batch norm with labels applies the selected class's scale and shift.

@@ -10,7 +10,7 @@ use tch::nn;
 use tch::Tensor;
 
 use crate::config::{DConditioning, GConditioning};
-use crate::dcgan::geometry;
+use crate::dcgan::{check_labels, image_dims};
 use crate::layers::{BatchNorm, Conv2d, ConvOpts, Embedding, Linear, WInit};
 use crate::{DataSpec, Error, Result};
 
@@ -23,25 +23,6 @@ fn conv(p: nn::Path, cin: i64, cout: i64, k: i64, gain: f64, sn: bool) -> Conv2d
         init: WInit::Xavier(gain),
     };
     Conv2d::new(p, cin, cout, [k, k], opts)
-}
-
-fn dims(what: &'static str, data: &DataSpec) -> Result<(i64, i64, i64, i64)> {
-    let shape = &data.shape;
-    let bad = || Error::Shape {
-        what,
-        expected: "images [C, H, W] with H = b * 2^k, W = b' * 2^k, k >= 2, 4 <= b, b' <= 8 \
-                   (e.g. 32x32)"
-            .into(),
-        got: shape.clone(),
-    };
-    if shape.len() != 3 {
-        return Err(bad());
-    }
-    let (bh, bw, k) = geometry(shape[1], shape[2]).ok_or_else(bad)?;
-    if k < 2 {
-        return Err(bad());
-    }
-    Ok((shape[0], bh, bw, k))
 }
 
 fn upsample(x: &Tensor) -> Tensor {
@@ -108,7 +89,7 @@ impl ResnetGenerator {
         conditioning: GConditioning,
         data: &DataSpec,
     ) -> Result<Self> {
-        let (c, bh, bw, k) = dims("ResNet generator output", data)?;
+        let (c, bh, bw, k) = image_dims("ResNet generator output", data, 2, "32x32")?;
         let conditional = conditioning == GConditioning::BatchNorm;
         let classes = if conditional { data.n_classes } else { 0 };
         let l1 = Linear::new(
@@ -155,17 +136,7 @@ impl ResnetGenerator {
             });
         }
         let y = if self.conditional {
-            match y {
-                Some(y) if y.size() == [size[0]] => Some(y),
-                Some(y) => {
-                    return Err(Error::Shape {
-                        what: "ResNet generator labels",
-                        expected: format!("[{}]", size[0]),
-                        got: y.size(),
-                    })
-                }
-                None => return Err(Error::MissingLabels("ResNet generator")),
-            }
+            Some(check_labels("ResNet generator", y, size[0])?)
         } else {
             None
         };
@@ -174,7 +145,7 @@ impl ResnetGenerator {
                 .forward_t(z, train)
                 .view([size[0], self.width, self.base.0, self.base.1]);
         for b in &self.blocks {
-            h = b.forward_t(&h, y, train);
+            h = b.forward_t(&h, y.as_ref(), train);
         }
         let h = self.b5.forward_t(&h, None, train).relu();
         Ok(self.c5.forward_t(&h, train).tanh())
@@ -250,7 +221,7 @@ impl ResnetDiscriminator {
         conditioning: DConditioning,
         data: &DataSpec,
     ) -> Result<Self> {
-        let (c, _, _, k) = dims("ResNet discriminator input", data)?;
+        let (c, _, _, k) = image_dims("ResNet discriminator input", data, 2, "32x32")?;
         let mut blocks = vec![DBlock::new(p / "block1", c, width, true, true)];
         for i in 1..k - 1 {
             blocks.push(DBlock::new(
@@ -330,18 +301,8 @@ impl ResnetDiscriminator {
         let phi = h.relu().sum_dim_intlist([2, 3].as_slice(), false, None);
         let logits = self.l5.forward_t(&phi, train).view([size[0]]);
         let logits = if let Some(embed) = &self.embed {
-            let y = match y {
-                Some(y) if y.size() == [size[0]] => y,
-                Some(y) => {
-                    return Err(Error::Shape {
-                        what: "ResNet discriminator labels",
-                        expected: format!("[{}]", size[0]),
-                        got: y.size(),
-                    })
-                }
-                None => return Err(Error::MissingLabels("ResNet discriminator (projection)")),
-            };
-            logits + (embed.forward_t(y, train) * &phi).sum_dim_intlist(1, false, None)
+            let y = check_labels("ResNet discriminator (projection)", y, size[0])?;
+            logits + (embed.forward_t(&y, train) * &phi).sum_dim_intlist(1, false, None)
         } else {
             logits
         };

@@ -18,13 +18,6 @@ pub(crate) struct Ema {
     pairs: Vec<(Tensor, Tensor)>,
 }
 
-fn is_float(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Float | Kind::Double | Kind::Half | Kind::BFloat16
-    )
-}
-
 impl Ema {
     /// Pairs `ema` with `source` (same architecture), whose trainable variables are the ones
     /// `opt` updates.
@@ -65,7 +58,7 @@ impl Ema {
     pub(crate) fn update(&mut self, beta: f64) {
         tch::no_grad(|| {
             for (e, s) in &mut self.pairs {
-                if is_float(e.kind()) {
+                if e.is_floating_point() {
                     let _ = e.lerp_(s, 1.0 - beta);
                 } else {
                     e.copy_(s);

@@ -80,32 +80,24 @@ pub fn handle_command(args: Args) -> Result<()> {
 }
 
 fn with_split(data: &DataConfig, split: Split) -> Result<DataConfig> {
-    Ok(match data.clone() {
-        DataConfig::FashionMnist { dir, pad, .. } => DataConfig::FashionMnist { dir, split, pad },
-        DataConfig::Mnist { dir, pad, .. } => DataConfig::Mnist { dir, split, pad },
-        DataConfig::Cifar10 { dir, .. } => DataConfig::Cifar10 { dir, split },
+    let mut data = data.clone();
+    match &mut data {
+        DataConfig::FashionMnist { split: s, .. }
+        | DataConfig::Mnist { split: s, .. }
+        | DataConfig::Cifar10 { split: s, .. } => *s = split,
         // Synthetic data: the test split is the same recipe with another seed.
-        DataConfig::Synthetic {
-            images,
-            channels,
-            height,
-            width,
-            classes,
-            seed,
-        } => DataConfig::Synthetic {
-            images,
-            channels,
-            height,
-            width,
-            classes,
-            seed: if split == Split::Test { seed + 1 } else { seed },
-        },
+        DataConfig::Synthetic { seed, .. } => {
+            if split == Split::Test {
+                *seed += 1;
+            }
+        }
         other => bail!(
             "data `{}` has no test split to measure a classifier on (use fashion-mnist, mnist \
              or cifar10)",
             other.name()
         ),
-    })
+    }
+    Ok(data)
 }
 
 fn train(args: TrainArgs) -> Result<()> {

@@ -87,13 +87,6 @@ pub fn handle_command(args: Args) -> Result<()> {
             return super::eval_images::samples_file(&args_images(&args), file);
         }
     }
-    if let Some(run) = &args.run {
-        let g = TrainedGenerator::load(run, args.device.resolve()?)
-            .with_context(|| format!("cannot load a generator from {}", run.display()))?;
-        if g.info.is_images() {
-            return super::eval_images::run(&args_images(&args), run, &g);
-        }
-    }
     let (report, out) = if let Some(file) = &args.samples {
         let Some(data) = args.data else {
             bail!(
@@ -125,13 +118,15 @@ pub fn handle_command(args: Args) -> Result<()> {
         )
     } else {
         let run = args.run.as_ref().expect("clap requires --run or --samples");
+        let g = TrainedGenerator::load(run, args.device.resolve()?)
+            .with_context(|| format!("cannot load a generator from {}", run.display()))?;
+        let Some(data) = g.mixture() else {
+            return super::eval_images::run(&args_images(&args), run, &g);
+        };
         let n = args.n.unwrap_or(2500);
         if n < 1 {
             bail!("--n must be at least 1 (got {n})");
         }
-        let g = TrainedGenerator::load(run, args.device.resolve()?)
-            .with_context(|| format!("cannot load a generator from {}", run.display()))?;
-        let data = g.mixture().expect("image runs are handled above");
         let pts = gan_data::points(&g.sample(n, args.seed, None)?)?;
         let metrics = data.evaluate(&pts)?;
         let out = args.out.clone().unwrap_or_else(|| run.join("eval.json"));
