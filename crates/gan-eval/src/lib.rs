@@ -24,6 +24,7 @@
 mod classifier;
 mod error;
 mod frechet;
+mod metrics;
 mod scores;
 
 pub use classifier::{
@@ -31,4 +32,8 @@ pub use classifier::{
 };
 pub use error::{Error, Result};
 pub use frechet::{feature_stats, frechet_distance};
+pub use metrics::{
+    density_coverage, inception_score, kid, precision_recall, KidOptions, KidResult,
+    DEFAULT_DC_NEIGHBOURS, DEFAULT_PR_NEIGHBOURS,
+};
 pub use scores::{classifier_scores, ClassifierScores};
