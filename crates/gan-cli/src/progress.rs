@@ -45,7 +45,13 @@ impl Progress {
                     bar.set_message(msg);
                     return;
                 }
-                format!("step {:>8}  {msg}  {:.1} it/s", r.step, r.steps_per_sec)
+                // Slow steps (large images on a CPU) read better as seconds per step.
+                let rate = if r.steps_per_sec >= 1.0 || r.steps_per_sec == 0.0 {
+                    format!("{:.1} it/s", r.steps_per_sec)
+                } else {
+                    format!("{:.1} s/it", 1.0 / r.steps_per_sec)
+                };
+                format!("step {:>8}  {msg}  {rate}", r.step)
             }
             Event::Eval(r) => match (&r.modes, &r.grid) {
                 (Some(m), _) => format!(
@@ -56,7 +62,16 @@ impl Progress {
                     100.0 * m.high_quality_fraction,
                     m.reverse_kl
                 ),
-                (None, Some(grid)) => format!("eval step {}: samples {}", r.step, grid.display()),
+                (None, Some(grid)) => {
+                    let mut line = format!("eval step {}: samples {}", r.step, grid.display());
+                    if let Some(s) = &r.scores {
+                        line += &score_summary(s);
+                    }
+                    if let Some(b) = &r.best {
+                        line += &format!("; best {} {:.4} at step {}", b.metric, b.value, b.step);
+                    }
+                    line
+                }
                 (None, None) => format!("eval step {}", r.step),
             },
             Event::Checkpoint(p) => format!("checkpoint {}", p.display()),
@@ -72,4 +87,36 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The headline scores of an evaluation, for a log line.
+fn score_summary(s: &gan_eval::ImageReport) -> String {
+    let mut out = String::new();
+    if let Some(m) = &s.inception {
+        if let Some(f) = &m.features {
+            out += &format!("; FID {:.2}, KID {:.4}", f.frechet_distance, f.kid);
+        }
+        out += &format!(", IS {:.2}", m.inception_score);
+    }
+    if let Some(c) = &s.classifier {
+        if let Some(f) = &c.features {
+            out += &format!(
+                "; FCD {:.3}, precision {:.3}, recall {:.3}",
+                f.frechet_distance, f.precision, f.recall
+            );
+        }
+        if let Some(st) = &c.stacked {
+            out += &format!("; {}/{} stacked modes", st.modes_covered, st.n_modes);
+        }
+        out += &format!(
+            "; classes {}/{}, classifier score {:.2}",
+            c.scores.classes_covered,
+            c.scores.class_histogram.len(),
+            c.scores.classifier_score
+        );
+        if let Some(a) = c.scores.conditional_accuracy {
+            out += &format!(", conditional accuracy {:.1}%", 100.0 * a);
+        }
+    }
+    out
 }

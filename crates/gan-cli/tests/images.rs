@@ -5,7 +5,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn gan(args: &[&str]) -> Output {
+    // Hermetic: no Inception file, and reference features cached in a private folder.
+    let cache = std::env::temp_dir().join(format!("gan-cli-images-test-{}", std::process::id()));
     Command::new(env!("CARGO_BIN_EXE_gan"))
+        .env("GAN_TOOLKIT_CACHE", &cache)
+        .env("GAN_INCEPTION", cache.join("no-such-extractor.pt"))
         .args(args)
         .output()
         .expect("gan runs")
@@ -177,10 +181,48 @@ fn conditional_images_train_sample_interpolate_and_score() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(r["n_samples"], 40);
-    assert_eq!(r["class_histogram"].as_array().unwrap().len(), 4);
-    assert!(r["conditional_accuracy"].as_f64().is_some());
-    assert_eq!(r["classifier"]["weights_sha256"], meta["weights_sha256"]);
+    let c = &r["classifier"];
+    assert_eq!(c["scores"]["class_histogram"].as_array().unwrap().len(), 4);
+    assert!(c["scores"]["conditional_accuracy"].as_f64().is_some());
+    assert_eq!(c["weights_sha256"], meta["weights_sha256"]);
+    // Against the run's test split: FCD and the other feature scores.
+    assert!(c["features"]["frechet_distance"].as_f64().unwrap() > 0.0);
+    assert!(c["reference"]["name"]
+        .as_str()
+        .unwrap()
+        .contains("synthetic"));
+    // No Inception file here: skipped, with the way to get it.
+    assert!(r["inception"].is_null());
+    assert!(r["inception_missing"]
+        .as_str()
+        .unwrap()
+        .contains("fetch-inception"));
     assert!(dir.path().join("eval.md").exists());
+
+    // GAN-train / GAN-test of the conditional run.
+    let out2 = dir.path().join("eval-gt.json");
+    ok(&gan(&[
+        "eval",
+        "--run",
+        run_s,
+        "--n",
+        "40",
+        "--classifier",
+        clf.to_str().unwrap(),
+        "--gan-train",
+        "--gan-train-epochs",
+        "1",
+        "--out",
+        out2.to_str().unwrap(),
+    ]));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out2).unwrap()).unwrap();
+    let g = &r["gan_train_test"];
+    assert_eq!(g["n_generated"], 40);
+    assert_eq!(g["real_accuracy"], meta["test_accuracy"]);
+    for key in ["gan_train", "gan_test"] {
+        assert!((0.0..=1.0).contains(&g[key].as_f64().unwrap()), "{g}");
+    }
 
     // The same scores from the .npy file and its labels.
     let t = ok(&gan(&[

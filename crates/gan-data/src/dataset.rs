@@ -346,6 +346,53 @@ impl ImageDataset {
         )
     }
 
+    /// Stacked data (Stacked MNIST, Metz et al. 2017; PacGAN and VEEGAN): `n` RGB images whose
+    /// three channels are three images of the grey data set `base` drawn at random (a pure
+    /// function of `seed`). The label is `100 a + 10 b + c` for channel classes `a, b, c`
+    /// (generally `K^2 a + K b + c` for `K` base classes), so a 10-class base gives 1000 modes.
+    pub fn stacked(base: &ImageDataset, n: usize, seed: u64) -> Result<Self> {
+        let k = base.n_classes();
+        if base.channels != 1 || n == 0 || base.is_empty() || k < 2 {
+            return Err(Error::Options(format!(
+                "stacking needs a labelled grey data set and n > 0; got {} channels, {} \
+                 images, {k} classes, n = {n}",
+                base.channels,
+                base.len()
+            )));
+        }
+        let plane = base.height * base.width;
+        let mut images = vec![0u8; n * 3 * plane];
+        let mut labels = Vec::with_capacity(n);
+        for (i, img) in images.chunks_exact_mut(3 * plane).enumerate() {
+            let mut label = 0i64;
+            for (ch, dst) in img.chunks_exact_mut(plane).enumerate() {
+                let r = crate::batcher::mix(seed ^ crate::batcher::mix((3 * i + ch) as u64));
+                let j = (r % base.len() as u64) as usize;
+                dst.copy_from_slice(&base.images[j * plane..(j + 1) * plane]);
+                label = label * k as i64 + base.labels[j];
+            }
+            labels.push(label);
+        }
+        let names = |c: usize| base.class_names[c].clone();
+        let class_names = (0..k * k * k)
+            .map(|m| {
+                format!(
+                    "{}|{}|{}",
+                    names(m / (k * k)),
+                    names(m / k % k),
+                    names(m % k)
+                )
+            })
+            .collect();
+        Self::from_parts(
+            images,
+            labels,
+            [3, base.height, base.width],
+            class_names,
+            format!("stacked {} ({n} images, seed {seed})", base.source),
+        )
+    }
+
     /// The data set with `p` zero (black) pixels added on every side: 28x28 MNIST-style
     /// images become 32x32 with `p = 2`, as DCGAN-32 expects.
     pub fn pad(self, p: usize) -> Self {

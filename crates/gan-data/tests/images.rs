@@ -581,3 +581,43 @@ fn padding_surrounds_each_image_with_black() {
     assert_eq!(ds.images.len(), 40);
     assert_eq!(ds.labels, vec![0, 1]);
 }
+
+#[test]
+fn stacked_images_are_three_base_images_and_labels_encode_their_classes() {
+    let base = ImageDataset::synthetic(40, [1, 10, 4], 10, 3).unwrap();
+    let st = ImageDataset::stacked(&base, 500, 7).unwrap();
+    assert_eq!(
+        (st.len(), st.channels, st.height, st.width),
+        (500, 3, 10, 4)
+    );
+    assert_eq!(st.n_classes(), 1000);
+    let plane = 40;
+    for i in 0..st.len() {
+        let mut label = 0;
+        for ch in 0..3 {
+            let px = &st.images[(3 * i + ch) * plane..(3 * i + ch + 1) * plane];
+            // Each channel is one of the base images; its class is the label's digit.
+            let j = (0..base.len())
+                .find(|&j| &base.images[j * plane..(j + 1) * plane] == px)
+                .expect("channel is a base image");
+            label = label * 10 + base.labels[j];
+        }
+        assert_eq!(st.labels[i], label);
+    }
+    // Many of the 1000 modes are present, and the draw is a function of the seed.
+    let mut seen = st.labels.clone();
+    seen.sort();
+    seen.dedup();
+    assert!(seen.len() > 300, "{}", seen.len());
+    assert_eq!(
+        ImageDataset::stacked(&base, 500, 7).unwrap().images,
+        st.images
+    );
+    assert_ne!(
+        ImageDataset::stacked(&base, 500, 8).unwrap().images,
+        st.images
+    );
+    let rgb = ImageDataset::synthetic(4, [3, 10, 4], 10, 3).unwrap();
+    assert!(ImageDataset::stacked(&rgb, 5, 0).is_err());
+    assert!(ImageDataset::stacked(&base, 0, 0).is_err());
+}

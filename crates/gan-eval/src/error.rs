@@ -36,6 +36,30 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The feature-extractor file is not there.
+    #[error("no InceptionV3 feature extractor at {path}: {hint}")]
+    MissingExtractor {
+        /// Where it was looked for.
+        path: PathBuf,
+        /// How to get it.
+        hint: &'static str,
+    },
+    /// A feature-extractor file that does not keep the contract.
+    #[error("feature extractor {path}: {message}")]
+    BadExtractor {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A cache file that cannot be used.
+    #[error("reference cache {path}: {message}")]
+    BadCache {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// An error of the data layer.
     #[error(transparent)]
     Data(#[from] gan_data::Error),

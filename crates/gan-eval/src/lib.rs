@@ -23,17 +23,30 @@
 
 mod classifier;
 mod error;
+mod evaluator;
 mod frechet;
+mod gan_train_test;
+mod inception;
 mod metrics;
+mod reference;
 mod scores;
+mod stacked;
 
 pub use classifier::{
     sha256, Classifier, ClassifierConfig, ClassifierMeta, TrainEvent, FORMAT_VERSION,
 };
 pub use error::{Error, Result};
+pub use evaluator::{
+    feature_scores, ClassifierReport, Evaluator, FeatureScores, ImageReport, InceptionReport,
+    Progress, Reference, ReferenceInfo, ScoreOptions,
+};
 pub use frechet::{feature_stats, frechet_distance};
+pub use gan_train_test::{gan_train_test, GanTrainTest};
+pub use inception::{cache_dir, Inception, InceptionInfo, FETCH_HINT};
 pub use metrics::{
     density_coverage, inception_score, kid, precision_recall, KidOptions, KidResult,
     DEFAULT_DC_NEIGHBOURS, DEFAULT_PR_NEIGHBOURS,
 };
+pub use reference::{take, CacheOutcome, FeatureCache};
 pub use scores::{classifier_scores, ClassifierScores};
+pub use stacked::{stacked_modes, StackedModes};

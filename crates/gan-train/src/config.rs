@@ -39,6 +39,102 @@ pub struct TrainConfig {
     /// The schedule.
     #[serde(default)]
     pub train: ScheduleConfig,
+    /// Scores computed at each evaluation, and which one picks the best checkpoint.
+    #[serde(default)]
+    pub eval: EvalConfig,
+}
+
+/// The score that picks the best checkpoint (`best = "fid"` etc. in `[eval]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum BestMetric {
+    /// Keep no best checkpoint.
+    #[default]
+    None,
+    /// FID (Inception features; lower is better).
+    Fid,
+    /// KID with Inception features (lower).
+    Kid,
+    /// Frechet distance in the domain classifier's features (lower).
+    Fcd,
+    /// KID with the classifier's features (lower).
+    ClassifierKid,
+    /// Inception Score (higher).
+    InceptionScore,
+    /// Classifier score, IS computed with the domain classifier (higher).
+    ClassifierScore,
+    /// Stacked data: modes covered (higher).
+    StackedModes,
+    /// 2D data: fraction of high-quality samples (higher).
+    HighQuality,
+    /// 2D data: KL of the mode histogram to uniform (lower).
+    ReverseKl,
+}
+
+impl BestMetric {
+    /// Whether larger values are better.
+    pub fn higher_is_better(self) -> bool {
+        matches!(
+            self,
+            BestMetric::InceptionScore
+                | BestMetric::ClassifierScore
+                | BestMetric::StackedModes
+                | BestMetric::HighQuality
+        )
+    }
+
+    /// The name used in TOML and in `best.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BestMetric::None => "none",
+            BestMetric::Fid => "fid",
+            BestMetric::Kid => "kid",
+            BestMetric::Fcd => "fcd",
+            BestMetric::ClassifierKid => "classifier-kid",
+            BestMetric::InceptionScore => "inception-score",
+            BestMetric::ClassifierScore => "classifier-score",
+            BestMetric::StackedModes => "stacked-modes",
+            BestMetric::HighQuality => "high-quality",
+            BestMetric::ReverseKl => "reverse-kl",
+        }
+    }
+}
+
+/// Scores at each evaluation of an image run (`[eval]`). 2D runs always get their mode
+/// metrics. Images are scored with `train.eval_samples` samples from the EMA generator
+/// against `reference_images` images of the data set's test split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Score images with a domain classifier (classifier score, class histogram, FCD, ...).
+    pub classifier_scores: bool,
+    /// The classifier folder (default: `classifiers/<data>-<H>x<W>`, what
+    /// `gan classifier train` writes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<PathBuf>,
+    /// Score images with InceptionV3 (FID, KID, IS, ...): needs the TorchScript file of
+    /// `cargo xtask fetch-inception`, and is slow on a CPU.
+    pub inception: bool,
+    /// The extractor file (default: `$GAN_INCEPTION`, else the cache's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inception_file: Option<PathBuf>,
+    /// Test-split images used as the reference (0 = all).
+    pub reference_images: usize,
+    /// The score that picks the checkpoint kept in `best/`.
+    pub best: BestMetric,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            classifier_scores: false,
+            classifier: None,
+            inception: false,
+            inception_file: None,
+            reference_images: 10_000,
+            best: BestMetric::None,
+        }
+    }
 }
 
 fn default_name() -> String {
@@ -65,6 +161,25 @@ pub enum DataConfig {
         /// Black pixels added on every side (2 makes the 32x32 images DCGAN-32 expects).
         #[serde(default)]
         pad: usize,
+    },
+    /// Stacked Fashion-MNIST (as Stacked MNIST in PacGAN/VEEGAN): RGB images whose three
+    /// channels are three random Fashion-MNIST images, 1000 modes (label `100 a + 10 b + c`).
+    StackedFashionMnist {
+        /// Folder of the four IDX files (default: searched as for `fashion-mnist`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<PathBuf>,
+        /// Which split the channel images come from.
+        #[serde(default)]
+        split: Split,
+        /// Black pixels added on every side.
+        #[serde(default)]
+        pad: usize,
+        /// Stacked images drawn.
+        #[serde(default = "default_stacked_images")]
+        images: usize,
+        /// Seed of the draw.
+        #[serde(default)]
+        seed: u64,
     },
     /// MNIST (IDX files; 28x28 grey, 10 classes).
     Mnist {
@@ -122,6 +237,10 @@ pub enum DataConfig {
     },
 }
 
+fn default_stacked_images() -> usize {
+    60_000
+}
+
 fn default_channels() -> usize {
     3
 }
@@ -141,12 +260,50 @@ impl DataConfig {
         match self {
             DataConfig::Ring => "ring",
             DataConfig::Grid => "grid",
-            DataConfig::FashionMnist { .. } => "fashion-mnist",
+            // Stacked images are made from the Fashion-MNIST files, and scored per channel
+            // by the Fashion-MNIST classifier.
+            DataConfig::FashionMnist { .. } | DataConfig::StackedFashionMnist { .. } => {
+                "fashion-mnist"
+            }
             DataConfig::Mnist { .. } => "mnist",
             DataConfig::Cifar10 { .. } => "cifar10",
             DataConfig::Synthetic { .. } => "synthetic",
             DataConfig::Folder { .. } => "folder",
         }
+    }
+
+    /// The same data set's `split` (the 2D mixtures and folders have none: an error naming
+    /// the data). Synthetic data's test split is the same recipe with the next seed; stacked
+    /// data's draws its channels from that split with the next seed.
+    pub fn with_split(&self, split: Split) -> Result<DataConfig> {
+        let mut data = self.clone();
+        match &mut data {
+            DataConfig::FashionMnist { split: s, .. }
+            | DataConfig::Mnist { split: s, .. }
+            | DataConfig::Cifar10 { split: s, .. } => *s = split,
+            DataConfig::StackedFashionMnist { split: s, seed, .. } => {
+                if *s != split {
+                    *s = split;
+                    *seed += 1;
+                }
+            }
+            DataConfig::Synthetic { seed, .. } => {
+                if split == Split::Test {
+                    *seed += 1;
+                }
+            }
+            other => {
+                return Err(Error::Config {
+                    key: "data.kind".into(),
+                    message: format!(
+                        "`{}` has no test split (use fashion-mnist, mnist, cifar10, \
+                         stacked-fashion-mnist or synthetic)",
+                        other.name()
+                    ),
+                })
+            }
+        }
+        Ok(data)
     }
 
     /// Where a data set without an explicit `dir` is looked for, in order:
@@ -159,7 +316,10 @@ impl DataConfig {
             dirs.push(PathBuf::from(root).join(name));
         }
         dirs.push(PathBuf::from("data").join(name));
-        if matches!(self, DataConfig::FashionMnist { .. }) {
+        if matches!(
+            self,
+            DataConfig::FashionMnist { .. } | DataConfig::StackedFashionMnist { .. }
+        ) {
             dirs.push(PathBuf::from("/usr/share/datasets/fashion-mnist"));
         }
         dirs
@@ -321,6 +481,7 @@ impl TrainConfig {
             loss: LossConfig::default(),
             optim: OptimConfig::default(),
             train: ScheduleConfig::default(),
+            eval: EvalConfig::default(),
         }
     }
 
@@ -462,6 +623,71 @@ impl TrainConfig {
             return Err(config_err(
                 "train.threads",
                 "must be >= 0 (0 = libtorch default)",
+            ));
+        }
+        self.validate_eval()
+    }
+
+    /// `[eval]` against the data: the best-checkpoint score must be one the run computes.
+    fn validate_eval(&self) -> Result<()> {
+        let e = &self.eval;
+        let is_2d = self.data.mixture_kind().is_some();
+        let stacked = matches!(self.data, DataConfig::StackedFashionMnist { .. });
+        let needs_reference = matches!(
+            e.best,
+            BestMetric::Fid | BestMetric::Kid | BestMetric::Fcd | BestMetric::ClassifierKid
+        );
+        let problem = match e.best {
+            BestMetric::None => None,
+            BestMetric::HighQuality | BestMetric::ReverseKl if !is_2d => {
+                Some("scores 2D mixtures only".to_string())
+            }
+            BestMetric::HighQuality | BestMetric::ReverseKl => None,
+            _ if is_2d => {
+                Some("is an image score; 2D runs pick by high-quality or reverse-kl".into())
+            }
+            BestMetric::Fid | BestMetric::Kid | BestMetric::InceptionScore if !e.inception => {
+                Some("needs eval.inception = true".into())
+            }
+            BestMetric::Fcd
+            | BestMetric::ClassifierKid
+            | BestMetric::ClassifierScore
+            | BestMetric::StackedModes
+                if !e.classifier_scores =>
+            {
+                Some("needs eval.classifier_scores = true".into())
+            }
+            BestMetric::StackedModes if !stacked => {
+                Some("needs data.kind = \"stacked-fashion-mnist\"".into())
+            }
+            _ => None,
+        };
+        if let Some(p) = problem {
+            return Err(config_err(
+                "eval.best",
+                format!("\"{}\" {p}", e.best.name()),
+            ));
+        }
+        if needs_reference && self.data.with_split(Split::Test).is_err() {
+            return Err(config_err(
+                "eval.best",
+                format!(
+                    "\"{}\" compares with the test split, and data `{}` has none",
+                    e.best.name(),
+                    self.data.name()
+                ),
+            ));
+        }
+        if (e.classifier_scores || e.inception) && is_2d {
+            return Err(config_err(
+                "eval.classifier_scores",
+                "classifier and Inception scores are for images; 2D runs get mode metrics",
+            ));
+        }
+        if (e.classifier_scores || e.inception) && self.train.eval_samples < 2 {
+            return Err(config_err(
+                "train.eval_samples",
+                "image scores need at least 2 samples",
             ));
         }
         Ok(())

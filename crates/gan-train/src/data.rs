@@ -108,6 +108,20 @@ pub fn load_images(cfg: &DataConfig) -> Result<ImageDataset> {
             }
             Ok(ds)
         }
+        DataConfig::StackedFashionMnist {
+            dir,
+            split,
+            pad,
+            images,
+            seed,
+        } => {
+            let base = load_images(&DataConfig::FashionMnist {
+                dir: dir.clone(),
+                split: *split,
+                pad: *pad,
+            })?;
+            Ok(ImageDataset::stacked(&base, *images, *seed)?)
+        }
         DataConfig::Mnist { dir, split, pad } => {
             Ok(find(dir, &|d| ImageDataset::mnist_dir(d, *split))?.pad(*pad))
         }

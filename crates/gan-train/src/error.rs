@@ -97,6 +97,15 @@ pub enum Error {
         /// The newest checkpoint on disk, untouched.
         last_checkpoint: Option<PathBuf>,
     },
+    /// An evaluation (classifier, Inception, reference features) failed.
+    #[error("{what}")]
+    Eval {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: gan_eval::Error,
+    },
     /// An image could not be written.
     #[error("cannot write image {path}")]
     Image {

@@ -31,13 +31,21 @@ mod error;
 mod flat;
 mod metrics;
 pub mod plot;
+mod scoring;
 mod trainer;
 
 pub use adam::Adam;
-pub use config::{DataConfig, LossConfig, LrSchedule, OptimConfig, ScheduleConfig, TrainConfig};
+pub use config::{
+    BestMetric, DataConfig, EvalConfig, LossConfig, LrSchedule, OptimConfig, ScheduleConfig,
+    TrainConfig,
+};
 pub use data::{load_images, DataInfo};
 pub use error::{Error, Result};
 pub use metrics::MetricsWriter;
+pub use scoring::{
+    cycle_labels, default_classifier_dir, generate_chunked, metric_value, BestRecord,
+};
 pub use trainer::{
     write_csv, EvalRecord, Event, Outcome, RunDir, TrainRecord, TrainedGenerator, Trainer,
+    WhichCheckpoint,
 };

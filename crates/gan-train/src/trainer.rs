@@ -20,6 +20,7 @@ use crate::ema::Ema;
 use crate::error::{io_err, Error, Result};
 use crate::metrics::MetricsWriter;
 use crate::plot;
+use crate::scoring::{self, BestRecord};
 
 /// The files of a run folder.
 #[derive(Debug, Clone)]
@@ -44,6 +45,10 @@ impl RunDir {
     /// One JSON record per line.
     pub fn metrics(&self) -> PathBuf {
         self.root.join("metrics.jsonl")
+    }
+    /// The best checkpoint by `eval.best`, and `best.json` naming it.
+    pub fn best(&self) -> PathBuf {
+        self.root.join("best")
     }
     /// Samples written at evaluations.
     pub fn samples(&self) -> PathBuf {
@@ -91,6 +96,12 @@ pub struct EvalRecord {
     /// The sample grid written (image data only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid: Option<PathBuf>,
+    /// Image scores (`[eval]` classifier and Inception scores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores: Option<gan_eval::ImageReport>,
+    /// The best checkpoint so far by `eval.best`, after this evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best: Option<BestRecord>,
 }
 
 /// What the loop reports while it runs.
@@ -126,6 +137,28 @@ pub enum Outcome {
     },
 }
 
+/// Which checkpoint of a run to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WhichCheckpoint {
+    /// The newest in `checkpoints/`.
+    Latest,
+    /// The one `best/best.json` names.
+    Best,
+    /// A checkpoint folder.
+    Dir(PathBuf),
+}
+
+impl std::str::FromStr for WhichCheckpoint {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Ok(match s {
+            "latest" => WhichCheckpoint::Latest,
+            "best" => WhichCheckpoint::Best,
+            dir => WhichCheckpoint::Dir(PathBuf::from(dir)),
+        })
+    }
+}
+
 /// Generator, discriminator, EMA generator, optimisers and the run folder.
 pub struct Trainer {
     cfg: TrainConfig,
@@ -147,6 +180,8 @@ pub struct Trainer {
     pending: Vec<Tensor>,
     interval_start: (u64, Instant),
     last_checkpoint: Option<PathBuf>,
+    evaluator: Option<gan_eval::Evaluator>,
+    best: Option<BestRecord>,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -286,6 +321,9 @@ impl Trainer {
         let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps);
         let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps);
         let ema = Ema::new(&vs_g, &opt_g, &vs_ema);
+        let evaluator = scoring::build_evaluator(&cfg, &info, device)?;
+        // A record for another score (the config changed) does not count.
+        let best = BestRecord::read(&run.best())?.filter(|b| b.metric == cfg.eval.best.name());
         Ok(Trainer {
             cfg,
             run,
@@ -306,6 +344,8 @@ impl Trainer {
             pending: Vec::new(),
             interval_start: (0, Instant::now()),
             last_checkpoint: None,
+            evaluator,
+            best,
         })
     }
 
@@ -640,6 +680,8 @@ impl Trainer {
                 step: self.step,
                 modes: Some(modes),
                 grid: None,
+                scores: None,
+                best: None,
             }
         } else {
             let (labels, columns) = grid_layout(&self.info, self.g_ema.conditional(), self.device);
@@ -652,17 +694,95 @@ impl Trainer {
             plot::image_grid(&png, &x, columns)?;
             fs::copy(&png, self.run.plots().join("samples-latest.png"))
                 .map_err(io_err("cannot copy", &png))?;
+            let scores = match &self.evaluator {
+                Some(ev) => {
+                    let n = self.cfg.train.eval_samples;
+                    let labels = self
+                        .g_ema
+                        .conditional()
+                        .then(|| scoring::cycle_labels(n, self.info.class_names.len() as i64));
+                    let seed = step_seed(self.cfg.seed, Stream::Eval, 1);
+                    let x = scoring::generate_chunked(
+                        &self.g_ema,
+                        n,
+                        seed,
+                        labels.as_ref(),
+                        self.device,
+                    )?;
+                    let labels: Option<Vec<i64>> =
+                        labels.as_ref().map(Vec::<i64>::try_from).transpose()?;
+                    let report = ev
+                        .evaluate(&plot::to_u8(&x), labels.as_deref(), &mut |_, _, _| {})
+                        .map_err(|source| Error::Eval {
+                            what: format!("scoring samples at step {}", self.step),
+                            source,
+                        })?;
+                    Some(report)
+                }
+                None => None,
+            };
             EvalRecord {
                 kind: "eval".into(),
                 step: self.step,
                 modes: None,
                 grid: Some(png),
+                scores,
+                best: None,
             }
         };
+        let mut rec = rec;
+        rec.best = self.update_best(&rec)?;
         self.metrics.write(&rec)?;
         plot_losses(&self.run)?;
         on_event(Event::Eval(&rec));
         Ok(rec)
+    }
+
+    /// Keeps a copy of the current state in `<run>/best/` when `eval.best`'s value in `rec`
+    /// improves on the best so far (the new checkpoint and `best.json` are written before the
+    /// old best is removed). Returns the best record after `rec`.
+    fn update_best(&mut self, rec: &EvalRecord) -> Result<Option<BestRecord>> {
+        let metric = self.cfg.eval.best;
+        let Some(value) = scoring::metric_value(metric, rec.modes.as_ref(), rec.scores.as_ref())
+        else {
+            return Ok(self.best.clone());
+        };
+        if !value.is_finite()
+            || self
+                .best
+                .as_ref()
+                .is_some_and(|b| !b.improved_by(metric, value))
+        {
+            return Ok(self.best.clone());
+        }
+        let dir = self.run.best();
+        let meta = CheckpointMeta {
+            format_version: FORMAT_VERSION,
+            step: self.step,
+            seed: self.cfg.seed,
+            tensors: 0,
+        };
+        let state = self.state();
+        let meta = CheckpointMeta {
+            tensors: state.len(),
+            ..meta
+        };
+        let path = checkpoint::save(&dir, &meta, &state, usize::MAX)?;
+        let best = BestRecord {
+            metric: metric.name().into(),
+            value,
+            step: self.step,
+            checkpoint: path.clone(),
+        };
+        let json = serde_json::to_string_pretty(&best).expect("BestRecord serialises");
+        write_atomic(&dir.join("best.json"), &json)?;
+        for old in checkpoint::list(&dir)? {
+            if old.path != path {
+                fs::remove_dir_all(&old.path).map_err(io_err("cannot prune", &old.path))?;
+            }
+        }
+        self.best = Some(best.clone());
+        Ok(Some(best))
     }
 
     /// What the run trains on.
@@ -815,11 +935,37 @@ pub struct TrainedGenerator {
 impl TrainedGenerator {
     /// Loads the EMA generator of the newest checkpoint in `run_dir` onto `device`.
     pub fn load(run_dir: &Path, device: Device) -> Result<Self> {
+        Self::load_which(run_dir, &WhichCheckpoint::Latest, device)
+    }
+
+    /// Loads the EMA generator of the newest, the best (`eval.best`) or a given checkpoint.
+    pub fn load_which(run_dir: &Path, which: &WhichCheckpoint, device: Device) -> Result<Self> {
         let run = RunDir::new(run_dir);
         let config = TrainConfig::from_toml_file(&run.config())?;
-        let ckpt = checkpoint::latest(&run.checkpoints())?
-            .ok_or_else(|| Error::NoCheckpoint(run.root.clone()))?;
-        let loaded = checkpoint::load(&ckpt.path)?;
+        let ckpt_path = match which {
+            WhichCheckpoint::Latest => {
+                checkpoint::latest(&run.checkpoints())?
+                    .ok_or_else(|| Error::NoCheckpoint(run.root.clone()))?
+                    .path
+            }
+            WhichCheckpoint::Best => {
+                BestRecord::read(&run.best())?
+                    .ok_or_else(|| Error::Config {
+                        key: "--checkpoint best".into(),
+                        message: format!(
+                            "{} has no best checkpoint (set eval.best in the config)",
+                            run.root.display()
+                        ),
+                    })?
+                    .checkpoint
+            }
+            WhichCheckpoint::Dir(d) => d.clone(),
+        };
+        let loaded = checkpoint::load(&ckpt_path)?;
+        let ckpt = checkpoint::CheckpointDir {
+            path: ckpt_path,
+            step: loaded.meta.step,
+        };
         let info = DataInfo::read(&run.data_info())?;
         let vs = VarStore::new(device);
         let generator = Generator::new(&vs.root(), &config.generator, &info.spec())?;

@@ -79,27 +79,6 @@ pub fn handle_command(args: Args) -> Result<()> {
     }
 }
 
-fn with_split(data: &DataConfig, split: Split) -> Result<DataConfig> {
-    let mut data = data.clone();
-    match &mut data {
-        DataConfig::FashionMnist { split: s, .. }
-        | DataConfig::Mnist { split: s, .. }
-        | DataConfig::Cifar10 { split: s, .. } => *s = split,
-        // Synthetic data: the test split is the same recipe with another seed.
-        DataConfig::Synthetic { seed, .. } => {
-            if split == Split::Test {
-                *seed += 1;
-            }
-        }
-        other => bail!(
-            "data `{}` has no test split to measure a classifier on (use fashion-mnist, mnist \
-             or cifar10)",
-            other.name()
-        ),
-    }
-    Ok(data)
-}
-
 fn train(args: TrainArgs) -> Result<()> {
     if args.threads > 0 {
         tch::set_num_threads(args.threads);
@@ -122,8 +101,8 @@ fn train(args: TrainArgs) -> Result<()> {
         },
         (None, None) => bail!("give --data or --config"),
     };
-    let train_ds = load_images(&with_split(&data, Split::Train)?)?;
-    let test_ds = load_images(&with_split(&data, Split::Test)?)?;
+    let train_ds = load_images(&data.with_split(Split::Train)?)?;
+    let test_ds = load_images(&data.with_split(Split::Test)?)?;
     let shape = [train_ds.channels, train_ds.height, train_ds.width].map(|d| d as i64);
     let out = args
         .out

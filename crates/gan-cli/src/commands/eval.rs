@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use gan_data::{Mixture2d, MixtureKind, ModeMetrics};
 use gan_tensor::DeviceSpec;
-use gan_train::TrainedGenerator;
+use gan_train::{TrainedGenerator, WhichCheckpoint};
 use serde::Serialize;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -17,9 +17,12 @@ pub struct Args {
     /// Run folder to evaluate (samples its EMA generator).
     #[arg(long, required_unless_present = "samples", conflicts_with = "samples")]
     run: Option<PathBuf>,
+    /// Which checkpoint of the run: latest, best (by the config's eval.best) or a folder.
+    #[arg(long, default_value = "latest")]
+    checkpoint: WhichCheckpoint,
     /// Samples to evaluate instead of a run: a CSV of `x,y` points (needs --data), or a
-    /// .npy of uint8 images (N, C, H, W) (needs --classifier; labels of conditional samples
-    /// are read from FILE.labels.npy when it exists, or --labels).
+    /// .npy of uint8 images (N, C, H, W) (labels of conditional samples are read from
+    /// FILE.labels.npy when it exists, or --labels).
     #[arg(long)]
     samples: Option<PathBuf>,
     /// The mixture 2D samples should match (with --samples FILE.csv).
@@ -29,9 +32,36 @@ pub struct Args {
     #[arg(long)]
     labels: Option<PathBuf>,
     /// A classifier folder (`gan classifier train`) to score images with. Default for runs:
-    /// classifiers/<data>-<H>x<W>.
+    /// classifiers/<data>-<H>x<W>; samples files are scored with a classifier only when given.
     #[arg(long)]
     classifier: Option<PathBuf>,
+    /// Skip the classifier scores.
+    #[arg(long, conflicts_with = "classifier")]
+    no_classifier: bool,
+    /// The InceptionV3 TorchScript file for FID/KID/IS (default: $GAN_INCEPTION, else the
+    /// one `cargo xtask fetch-inception` writes into the cache). Without it, the Inception
+    /// scores are skipped with a note saying how to get it.
+    #[arg(long)]
+    inception: Option<PathBuf>,
+    /// Skip the Inception scores (slow on a CPU: InceptionV3 at 299x299).
+    #[arg(long, conflicts_with = "inception")]
+    no_inception: bool,
+    /// Real images to compare with (FID, FCD, KID, precision/recall, density/coverage):
+    /// NAME:SPLIT with NAME fashion-mnist, mnist, cifar10 or stacked-fashion-mnist (grey
+    /// images are padded to the samples' size), or `none`. Default for runs: the run's data,
+    /// test split; for samples files: none.
+    #[arg(long)]
+    reference: Option<String>,
+    /// Reference images used (the first N of the split; 0 = all).
+    #[arg(long, default_value_t = 10_000)]
+    reference_images: usize,
+    /// Also GAN-train / GAN-test (Shmelkov et al. 2018; class-conditional samples): trains a
+    /// classifier like the domain classifier on the samples and tests it on the reference.
+    #[arg(long)]
+    gan_train: bool,
+    /// Epochs of the GAN-train classifier (default: the domain classifier's).
+    #[arg(long)]
+    gan_train_epochs: Option<u64>,
     /// Samples to draw from the run (default 2500 for 2D data, the PacGAN protocol; 10000
     /// for images).
     #[arg(long)]
@@ -118,7 +148,7 @@ pub fn handle_command(args: Args) -> Result<()> {
         )
     } else {
         let run = args.run.as_ref().expect("clap requires --run or --samples");
-        let g = TrainedGenerator::load(run, args.device.resolve()?)
+        let g = TrainedGenerator::load_which(run, &args.checkpoint, args.device.resolve()?)
             .with_context(|| format!("cannot load a generator from {}", run.display()))?;
         let Some(data) = g.mixture() else {
             return super::eval_images::run(&args_images(&args), run, &g);
@@ -160,6 +190,13 @@ fn args_images(args: &Args) -> super::eval_images::ImageArgs {
     super::eval_images::ImageArgs {
         labels: args.labels.clone(),
         classifier: args.classifier.clone(),
+        no_classifier: args.no_classifier,
+        inception: args.inception.clone(),
+        no_inception: args.no_inception,
+        reference: args.reference.clone(),
+        reference_images: args.reference_images,
+        gan_train: args.gan_train,
+        gan_train_epochs: args.gan_train_epochs,
         n: args.n.unwrap_or(10_000),
         seed: args.seed,
         out: args.out.clone(),

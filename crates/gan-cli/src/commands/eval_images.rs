@@ -1,14 +1,21 @@
-//! `gan eval` for images: domain-classifier scores of a run's samples or of a `.npy` file.
+//! `gan eval` for images: classifier scores, Inception scores and, against a reference
+//! split of real images, FID/FCD, KID, precision/recall and density/coverage of a run's
+//! samples or of a `.npy` file.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use gan_data::npy;
-use gan_eval::{classifier_scores, Classifier, ClassifierScores};
+use gan_data::ImageDataset;
+use gan_data::{npy, Split};
+use gan_eval::{
+    gan_train_test, Classifier, Evaluator, FeatureCache, GanTrainTest, ImageReport, Inception,
+    Reference, TrainEvent,
+};
 use gan_tensor::DeviceSpec;
-use gan_train::TrainedGenerator;
+use gan_train::{default_classifier_dir, load_images, plot, DataConfig, TrainedGenerator};
 use serde::Serialize;
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use super::sample::{generate_images, labels_for};
 
@@ -16,6 +23,13 @@ use super::sample::{generate_images, labels_for};
 pub struct ImageArgs {
     pub labels: Option<PathBuf>,
     pub classifier: Option<PathBuf>,
+    pub no_classifier: bool,
+    pub inception: Option<PathBuf>,
+    pub no_inception: bool,
+    pub reference: Option<String>,
+    pub reference_images: usize,
+    pub gan_train: bool,
+    pub gan_train_epochs: Option<u64>,
     pub n: i64,
     pub seed: i64,
     pub out: Option<PathBuf>,
@@ -23,60 +37,298 @@ pub struct ImageArgs {
 }
 
 #[derive(Serialize)]
-struct ClassifierInfo {
-    dir: String,
-    weights_sha256: String,
-    test_accuracy: f64,
-    test_data: String,
-    train_data: String,
-}
-
-#[derive(Serialize)]
 struct Report {
     source: String,
     step: Option<u64>,
-    n_samples: usize,
+    seed: Option<i64>,
     conditional: bool,
-    classifier: ClassifierInfo,
-    class_names: Vec<String>,
+    reference: Option<String>,
     #[serde(flatten)]
-    scores: ClassifierScores,
+    scores: ImageReport,
+    /// GAN-train / GAN-test (with --gan-train).
+    gan_train_test: Option<GanTrainTest>,
 }
 
-/// The default classifier folder for images of `name` and `shape` `[C, H, W]`.
+/// The default classifier folder for images of `name` and shape `[C, H, W]`.
 pub fn default_classifier(name: &str, shape: &[i64]) -> PathBuf {
-    Classifier::default_dir(&format!("{name}-{}x{}", shape[1], shape[2]))
+    default_classifier_dir(name, shape)
 }
 
-fn load_classifier(dir: &Path, device: DeviceSpec) -> Result<Classifier> {
-    Classifier::load(dir, device.resolve()?).with_context(|| {
+fn load_classifier(dir: &Path, device: Device) -> Result<Classifier> {
+    Classifier::load(dir, device).with_context(|| {
         format!(
-            "cannot load the classifier in {} (train one with `gan classifier train`, or pass \
-             --classifier DIR)",
+            "cannot load the classifier in {} (train one with `gan classifier train`, pass \
+             --classifier DIR, or --no-classifier)",
             dir.display()
         )
     })
 }
 
-/// Scores `n` samples of an image run.
-pub fn run(args: &ImageArgs, run: &Path, g: &TrainedGenerator) -> Result<()> {
-    if args.n < 1 {
-        bail!("--n must be at least 1 (got {})", args.n);
+/// A reference named on the command line: `NAME:SPLIT` with NAME one of fashion-mnist,
+/// mnist, cifar10, stacked-fashion-mnist; grey images are padded to the samples' size.
+fn parse_reference(spec: &str, sample_shape: &[i64]) -> Result<DataConfig> {
+    let (name, split) = spec.split_once(':').unwrap_or((spec, "test"));
+    let split = match split {
+        "test" => Split::Test,
+        "train" => Split::Train,
+        other => bail!("--reference {spec}: unknown split `{other}` (test or train)"),
+    };
+    let h = sample_shape[1];
+    let pad = |base: i64| -> Result<usize> {
+        if h < base || (h - base) % 2 != 0 {
+            bail!(
+                "--reference {spec}: samples are {h}x{} and {name} is {base}x{base}; cannot pad \
+                 one to the other",
+                sample_shape[2]
+            );
+        }
+        Ok(((h - base) / 2) as usize)
+    };
+    Ok(match name {
+        "fashion-mnist" => DataConfig::FashionMnist {
+            dir: None,
+            split,
+            pad: pad(28)?,
+        },
+        "mnist" => DataConfig::Mnist {
+            dir: None,
+            split,
+            pad: pad(28)?,
+        },
+        "stacked-fashion-mnist" => DataConfig::StackedFashionMnist {
+            dir: None,
+            split,
+            pad: pad(28)?,
+            images: 60_000,
+            seed: 1,
+        },
+        "cifar10" => DataConfig::Cifar10 { dir: None, split },
+        other => bail!(
+            "--reference {spec}: unknown data set `{other}` (fashion-mnist, mnist, cifar10, \
+             stacked-fashion-mnist)"
+        ),
+    })
+}
+
+/// Loads the reference images (`u8`, the first `limit`, 0 = all) and checks they have the
+/// samples' shape.
+fn load_reference(
+    data: &DataConfig,
+    limit: usize,
+    sample_shape: &[i64],
+) -> Result<(Reference, ImageDataset)> {
+    let ds = load_images(data).context("cannot load the reference images")?;
+    let (images, _) = ds.to_tensors(Device::Cpu);
+    let n = if limit == 0 {
+        ds.len()
+    } else {
+        limit.min(ds.len())
+    } as i64;
+    let images = images.narrow(0, 0, n);
+    if images.size()[1..] != sample_shape[1..] {
+        bail!(
+            "the reference {} holds images {:?}, the samples are {:?}",
+            ds.source,
+            &images.size()[1..],
+            &sample_shape[1..]
+        );
     }
-    let dir = args
-        .classifier
-        .clone()
-        .unwrap_or_else(|| default_classifier(&g.info.name, &g.info.shape));
-    let classifier = load_classifier(&dir, args.device)?;
+    Ok((
+        Reference {
+            name: format!("{} ({n} of {} images)", ds.source, ds.len()),
+            images,
+        },
+        ds,
+    ))
+}
+
+/// Prints feature-extraction progress to stderr at most every 2 seconds.
+fn progress_printer() -> impl FnMut(&str, i64, i64) {
+    let start = Instant::now();
+    let mut last = 0.0f64;
+    move |what, done, total| {
+        let t = start.elapsed().as_secs_f64();
+        if done == total || t - last > 2.0 {
+            last = t;
+            eprintln!(
+                "{what}: {done}/{total} images, {:.0} s",
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
+/// Scores `u8` samples and writes the JSON and Markdown reports.
+#[allow(clippy::too_many_arguments)]
+fn score(
+    args: &ImageArgs,
+    images: &Tensor,
+    labels: Option<&[i64]>,
+    classifier_dir: Option<PathBuf>,
+    reference: Option<DataConfig>,
+    source: String,
+    step: Option<u64>,
+    out: &Path,
+) -> Result<()> {
+    let device = args.device.resolve()?;
+    let shape = images.size();
+    let classifier = match classifier_dir {
+        Some(dir) => Some((load_classifier(&dir, device)?, dir)),
+        None => None,
+    };
+    let inception = if args.no_inception {
+        None
+    } else {
+        let path = args
+            .inception
+            .clone()
+            .unwrap_or_else(Inception::default_path);
+        let loaded = Inception::load(&path, device);
+        if let (Some(_), Err(e)) = (&args.inception, &loaded) {
+            // An extractor asked for by name must load.
+            bail!("--inception {}: {e}", path.display());
+        }
+        Some(loaded)
+    };
+    if classifier.is_none() && !matches!(inception, Some(Ok(_))) {
+        bail!(
+            "nothing to score with: no classifier (--classifier DIR) and no InceptionV3 \
+             extractor ({})",
+            gan_eval::FETCH_HINT
+        );
+    }
+    let (reference, reference_ds) = match &reference {
+        Some(data) => {
+            let (r, ds) = load_reference(data, args.reference_images, &shape)?;
+            (Some(r), Some(ds))
+        }
+        None => (None, None),
+    };
+    if args.gan_train && (labels.is_none() || classifier.is_none() || reference_ds.is_none()) {
+        bail!(
+            "--gan-train needs class-conditional samples (labels), a classifier and a \
+             reference split with labels"
+        );
+    }
+    let mut progress = progress_printer();
+    let start = Instant::now();
+    let ev = Evaluator::new(
+        classifier,
+        inception,
+        reference.as_ref(),
+        &FeatureCache::default(),
+        Default::default(),
+        &mut progress,
+    )?;
+    let scores = ev.evaluate(images, labels, &mut progress)?;
+    let gan_train_test = match (args.gan_train, ev.classifier(), &reference_ds, labels) {
+        (true, Some(c), Some(real), Some(labels)) => {
+            let generated = ImageDataset::from_parts(
+                Vec::<u8>::try_from(images.contiguous().view([-1]))?,
+                labels.to_vec(),
+                [shape[1], shape[2], shape[3]].map(|d| d as usize),
+                c.meta.class_names.clone(),
+                "generated samples",
+            )?;
+            eprintln!(
+                "GAN-train: training a classifier on {} generated images, testing on {}",
+                generated.len(),
+                real.source
+            );
+            let t0 = Instant::now();
+            let mut on_event = |e: TrainEvent| {
+                if let TrainEvent::Epoch {
+                    epoch,
+                    test_accuracy,
+                } = e
+                {
+                    eprintln!(
+                        "GAN-train epoch {epoch}: real test accuracy {:.2}% ({:.0} s)",
+                        100.0 * test_accuracy,
+                        t0.elapsed().as_secs_f64()
+                    );
+                }
+            };
+            Some(gan_train_test(
+                c,
+                &generated,
+                real,
+                args.gan_train_epochs,
+                device,
+                &mut on_event,
+            )?)
+        }
+        _ => None,
+    };
+    let report = Report {
+        source,
+        step,
+        seed: step.map(|_| args.seed),
+        conditional: labels.is_some(),
+        reference: reference.as_ref().map(|r| r.name.clone()),
+        scores,
+        gan_train_test,
+    };
+    let mut title = format!("Scores of {}", report.source);
+    if let Some(s) = report.step {
+        title += &format!(" (step {s})");
+    }
+    if let Some(r) = &report.reference {
+        title += &format!(" against {r}");
+    }
+    let mut md = report.scores.markdown(&title);
+    if let Some(g) = &report.gan_train_test {
+        md += &format!(
+            "\n| GAN-train / GAN-test (Shmelkov et al. 2018) | accuracy |\n|---|---|\n| GAN-train \
+             (train on {} generated, test on {} real) | {:.2}% |\n| GAN-test (real-trained \
+             classifier on generated) | {:.2}% |\n| real (train on real, test on real) | \
+             {:.2}% |\n",
+            g.n_generated,
+            g.n_real_test,
+            100.0 * g.gan_train,
+            100.0 * g.gan_test,
+            100.0 * g.real_accuracy
+        );
+    }
+    print!("{md}");
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(out, json + "\n").with_context(|| format!("cannot write {}", out.display()))?;
+    let md_path = out.with_extension("md");
+    std::fs::write(&md_path, &md).with_context(|| format!("cannot write {}", md_path.display()))?;
+    println!(
+        "wrote {} and {} ({:.1} s in all)",
+        out.display(),
+        md_path.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Scores `n` samples of an image run against its data set's test split (or --reference).
+pub fn run(args: &ImageArgs, run: &Path, g: &TrainedGenerator) -> Result<()> {
+    if args.n < 2 {
+        bail!("--n must be at least 2 (got {})", args.n);
+    }
+    let classifier = (!args.no_classifier).then(|| {
+        args.classifier
+            .clone()
+            .unwrap_or_else(|| default_classifier(&g.info.name, &g.info.shape))
+    });
     let labels = labels_for(g, args.n, None)?;
-    let x = generate_images(g, args.n, args.seed, labels.as_ref())?;
+    let x = plot::to_u8(&generate_images(g, args.n, args.seed, labels.as_ref())?);
+    let reference = match &args.reference {
+        Some(spec) if spec == "none" => None,
+        Some(spec) => Some(parse_reference(spec, &x.size())?),
+        None => g.config.data.with_split(Split::Test).ok(),
+    };
     let labels: Option<Vec<i64>> = labels.as_ref().map(Vec::<i64>::try_from).transpose()?;
     let out = args.out.clone().unwrap_or_else(|| run.join("eval.json"));
     score(
-        &classifier,
-        &dir,
+        args,
         &x,
         labels.as_deref(),
+        classifier,
+        reference,
         g.checkpoint.display().to_string(),
         Some(g.step),
         &out,
@@ -85,25 +337,18 @@ pub fn run(args: &ImageArgs, run: &Path, g: &TrainedGenerator) -> Result<()> {
 
 /// Scores the images of a `.npy` file.
 pub fn samples_file(args: &ImageArgs, file: &Path) -> Result<()> {
-    let Some(dir) = args.classifier.clone() else {
-        bail!(
-            "--samples {}: scoring images needs --classifier DIR (train one with `gan classifier \
-             train`)",
-            file.display()
-        );
-    };
-    let classifier = load_classifier(&dir, args.device)?;
     let arr = npy::read_u8(file)?;
-    if arr.shape.len() != 4 {
+    if arr.shape.len() != 4 || !(arr.shape[1] == 1 || arr.shape[1] == 3) || arr.shape[0] < 2 {
         bail!(
-            "{}: expected uint8 images of shape (N, C, H, W), got shape {:?}",
+            "{}: expected uint8 images of shape (N >= 2, 1 or 3, H, W), got shape {:?}",
             file.display(),
             arr.shape
         );
     }
     let shape: Vec<i64> = arr.shape.iter().map(|&d| d as i64).collect();
-    let x = Tensor::from_slice(&arr.data).view(shape.as_slice());
-    let x = x.to_kind(Kind::Float) / 127.5 - 1.0;
+    let x = Tensor::from_slice(&arr.data)
+        .view(shape.as_slice())
+        .to_kind(Kind::Uint8);
     let labels_path = args
         .labels
         .clone()
@@ -125,115 +370,27 @@ pub fn samples_file(args: &ImageArgs, file: &Path) -> Result<()> {
         }
         None => None,
     };
+    let reference = match &args.reference {
+        Some(spec) if spec != "none" => Some(parse_reference(spec, &shape)?),
+        _ => None,
+    };
+    let classifier = if args.no_classifier {
+        None
+    } else {
+        args.classifier.clone()
+    };
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| file.with_extension("eval.json"));
     score(
-        &classifier,
-        &dir,
+        args,
         &x,
         labels.as_deref(),
+        classifier,
+        reference,
         file.display().to_string(),
         None,
         &out,
     )
-}
-
-fn score(
-    classifier: &Classifier,
-    dir: &Path,
-    x: &Tensor,
-    labels: Option<&[i64]>,
-    source: String,
-    step: Option<u64>,
-    out: &Path,
-) -> Result<()> {
-    let (probs, _features) = classifier.predict(x)?;
-    let scores = classifier_scores(&probs, labels, 10)?;
-    let m = &classifier.meta;
-    let report = Report {
-        source,
-        step,
-        n_samples: scores.n_samples,
-        conditional: labels.is_some(),
-        classifier: ClassifierInfo {
-            dir: dir.display().to_string(),
-            weights_sha256: m.weights_sha256.clone(),
-            test_accuracy: m.test_accuracy,
-            test_data: m.test_data.clone(),
-            train_data: m.train_data.clone(),
-        },
-        class_names: m.class_names.clone(),
-        scores,
-    };
-    let md = markdown(&report);
-    print!("{md}");
-    let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(out, json + "\n").with_context(|| format!("cannot write {}", out.display()))?;
-    let md_path = out.with_extension("md");
-    std::fs::write(&md_path, &md).with_context(|| format!("cannot write {}", md_path.display()))?;
-    println!("wrote {} and {}", out.display(), md_path.display());
-    Ok(())
-}
-
-fn markdown(r: &Report) -> String {
-    let s = &r.scores;
-    let mut t = String::new();
-    t += &format!("Scores of {}", r.source);
-    if let Some(step) = r.step {
-        t += &format!(" (step {step})");
-    }
-    t += &format!(
-        "\n\nclassifier {} (test accuracy {:.2}% on {}; weights sha256 {}...)\n\n",
-        r.classifier.dir,
-        100.0 * r.classifier.test_accuracy,
-        r.classifier.test_data,
-        &r.classifier.weights_sha256[..r.classifier.weights_sha256.len().min(12)]
-    );
-    t += "| score | value |\n|---|---|\n";
-    t += &format!("| samples | {} |\n", s.n_samples);
-    t += &format!(
-        "| predicted-class entropy (nats) | {:.3} (max ln {} = {:.3}) |\n",
-        s.class_entropy,
-        s.class_histogram.len(),
-        s.max_class_entropy
-    );
-    t += &format!(
-        "| classes covered | {}/{} |\n",
-        s.classes_covered,
-        s.class_histogram.len()
-    );
-    t += &format!(
-        "| classifier score ({} splits) | {:.3} ± {:.3} |\n",
-        s.splits, s.classifier_score, s.classifier_score_std
-    );
-    if let Some(acc) = s.conditional_accuracy {
-        t += &format!("| conditional accuracy | {:.2}% |\n", 100.0 * acc);
-    }
-    t += "\n| class | predicted | share |";
-    if s.per_class_accuracy.is_some() {
-        t += " conditional accuracy |";
-    }
-    t += "\n|---|---|---|";
-    if s.per_class_accuracy.is_some() {
-        t += "---|";
-    }
-    t += "\n";
-    for (k, &c) in s.class_histogram.iter().enumerate() {
-        let name = r
-            .class_names
-            .get(k)
-            .cloned()
-            .unwrap_or_else(|| k.to_string());
-        t += &format!(
-            "| {name} | {c} | {:.1}% |",
-            100.0 * c as f64 / s.n_samples as f64
-        );
-        if let Some(per) = &s.per_class_accuracy {
-            t += &format!(" {:.1}% |", 100.0 * per[k]);
-        }
-        t += "\n";
-    }
-    t
 }

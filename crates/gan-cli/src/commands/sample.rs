@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use gan_data::npy;
 use gan_tensor::{seed_all, DeviceSpec};
-use gan_train::{plot, write_csv, TrainedGenerator};
+use gan_train::{plot, write_csv, TrainedGenerator, WhichCheckpoint};
 use tch::{Kind, Tensor};
 
 #[derive(clap::Args, Debug)]
@@ -11,6 +11,9 @@ pub struct Args {
     /// Run folder (its newest checkpoint's EMA generator is used).
     #[arg(long)]
     run: PathBuf,
+    /// Which checkpoint: latest, best (by the config's eval.best) or a folder.
+    #[arg(long, default_value = "latest")]
+    checkpoint: WhichCheckpoint,
     /// Number of samples.
     #[arg(long)]
     n: i64,
@@ -81,7 +84,7 @@ pub fn handle_command(args: Args) -> Result<()> {
     if args.n < 1 {
         bail!("--n must be at least 1 (got {})", args.n);
     }
-    let g = TrainedGenerator::load(&args.run, args.device.resolve()?)
+    let g = TrainedGenerator::load_which(&args.run, &args.checkpoint, args.device.resolve()?)
         .with_context(|| format!("cannot load a generator from {}", args.run.display()))?;
     let ext = extension(&args.out);
     if !g.info.is_images() {

@@ -1,0 +1,179 @@
+//! Scores during training (`[eval]`): the image scores of `gan-eval` on samples of the EMA
+//! generator, and the best checkpoint by a chosen score, kept in `<run>/best/`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use gan_data::{ModeMetrics, Split};
+use gan_eval::{Classifier, Evaluator, FeatureCache, ImageReport, Inception, Reference};
+use gan_models::Generator;
+use gan_tensor::seed_all;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use crate::config::{BestMetric, TrainConfig};
+use crate::data::{load_images, DataInfo};
+use crate::error::{io_err, Error, Result};
+
+/// Generated images per forward pass when sampling many.
+const CHUNK: i64 = 500;
+
+/// `n` images in `[-1, 1]` on the CPU from `g`, generated [`CHUNK`] at a time from one
+/// latent batch seeded by `seed` (drawn on the CPU, so the same on every device).
+pub fn generate_chunked(
+    g: &Generator,
+    n: i64,
+    seed: i64,
+    labels: Option<&Tensor>,
+    device: Device,
+) -> Result<Tensor> {
+    seed_all(seed);
+    let z = Tensor::randn([n, g.latent_dim()], (Kind::Float, Device::Cpu));
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let len = CHUNK.min(n - start);
+        let y = labels.map(|l| l.narrow(0, start, len).to_device(device));
+        let zb = z.narrow(0, start, len).to_device(device);
+        let x = tch::no_grad(|| g.forward_t(&zb, y.as_ref(), false))?;
+        parts.push(x.to_device(Device::Cpu));
+        start += len;
+    }
+    Ok(Tensor::cat(&parts, 0))
+}
+
+/// Labels `0, 1, .., k-1, 0, 1, ..` for `n` samples of a conditional generator.
+pub fn cycle_labels(n: i64, k: i64) -> Tensor {
+    Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(k.max(1))
+}
+
+/// The classifier folder for images of data set `name` and shape `[C, H, W]` by default:
+/// `classifiers/<name>-<H>x<W>` (what `gan classifier train` writes).
+pub fn default_classifier_dir(name: &str, shape: &[i64]) -> PathBuf {
+    Classifier::default_dir(&format!("{name}-{}x{}", shape[1], shape[2]))
+}
+
+/// The evaluator `[eval]` asks for (`None` when it asks for no image score).
+pub fn build_evaluator(
+    cfg: &TrainConfig,
+    info: &DataInfo,
+    device: Device,
+) -> Result<Option<Evaluator>> {
+    let e = &cfg.eval;
+    if !(e.classifier_scores || e.inception) || !info.is_images() {
+        return Ok(None);
+    }
+    let classifier = if e.classifier_scores {
+        let dir = e
+            .classifier
+            .clone()
+            .unwrap_or_else(|| default_classifier_dir(&info.name, &info.shape));
+        let c = Classifier::load(&dir, device).map_err(|source| Error::Eval {
+            what: format!(
+                "eval.classifier_scores: cannot load the classifier in {} (train one with \
+                 `gan classifier train --config <this config>`, or set eval.classifier)",
+                dir.display()
+            ),
+            source,
+        })?;
+        Some((c, dir))
+    } else {
+        None
+    };
+    let inception = if e.inception {
+        let path = e
+            .inception_file
+            .clone()
+            .unwrap_or_else(Inception::default_path);
+        let m = Inception::load(&path, device).map_err(|source| Error::Eval {
+            what: "eval.inception".into(),
+            source,
+        })?;
+        Some(Ok(m))
+    } else {
+        None
+    };
+    let test = load_images(&cfg.data.with_split(Split::Test)?)?;
+    let (images, _) = test.to_tensors(Device::Cpu);
+    let n = match e.reference_images {
+        0 => test.len(),
+        r => r.min(test.len()),
+    } as i64;
+    let reference = Reference {
+        name: format!("{} ({n} images)", test.source),
+        images: images.narrow(0, 0, n),
+    };
+    let ev = Evaluator::new(
+        classifier,
+        inception,
+        Some(&reference),
+        &FeatureCache::default(),
+        Default::default(),
+        &mut |_, _, _| {},
+    )
+    .map_err(|source| Error::Eval {
+        what: "reference features".into(),
+        source,
+    })?;
+    Ok(Some(ev))
+}
+
+/// The value of `metric` in an evaluation, if it has it.
+pub fn metric_value(
+    metric: BestMetric,
+    modes: Option<&ModeMetrics>,
+    scores: Option<&ImageReport>,
+) -> Option<f64> {
+    let inc = scores.and_then(|s| s.inception.as_ref());
+    let cls = scores.and_then(|s| s.classifier.as_ref());
+    match metric {
+        BestMetric::None => None,
+        BestMetric::Fid => inc?.features.as_ref().map(|f| f.frechet_distance),
+        BestMetric::Kid => inc?.features.as_ref().map(|f| f.kid),
+        BestMetric::InceptionScore => inc.map(|m| m.inception_score),
+        BestMetric::Fcd => cls?.features.as_ref().map(|f| f.frechet_distance),
+        BestMetric::ClassifierKid => cls?.features.as_ref().map(|f| f.kid),
+        BestMetric::ClassifierScore => cls.map(|c| c.scores.classifier_score),
+        BestMetric::StackedModes => cls?.stacked.as_ref().map(|s| s.modes_covered as f64),
+        BestMetric::HighQuality => modes.map(|m| m.high_quality_fraction),
+        BestMetric::ReverseKl => modes.map(|m| m.reverse_kl),
+    }
+}
+
+/// `<run>/best/best.json`: which checkpoint is the best so far, by what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BestRecord {
+    /// The score's name (`fid`, `fcd`, ...).
+    pub metric: String,
+    /// Its value at that step.
+    pub value: f64,
+    /// The step.
+    pub step: u64,
+    /// The checkpoint folder (under `<run>/best/`).
+    pub checkpoint: PathBuf,
+}
+
+impl BestRecord {
+    /// The record in `best_dir`, if there is one (an unreadable one is an error naming it).
+    pub fn read(best_dir: &Path) -> Result<Option<Self>> {
+        let path = best_dir.join("best.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = fs::read_to_string(&path).map_err(io_err("cannot read", &path))?;
+        let rec = serde_json::from_str(&text).map_err(|e| Error::Config {
+            key: path.display().to_string(),
+            message: format!("not a best-checkpoint record: {e}"),
+        })?;
+        Ok(Some(rec))
+    }
+
+    /// Whether `value` improves on this record for `metric`.
+    pub fn improved_by(&self, metric: BestMetric, value: f64) -> bool {
+        if metric.higher_is_better() {
+            value > self.value
+        } else {
+            value < self.value
+        }
+    }
+}
