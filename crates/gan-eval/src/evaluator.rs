@@ -16,7 +16,10 @@ use crate::classifier::Classifier;
 use crate::error::{Error, Result};
 use crate::frechet::{feature_stats, frechet_distance};
 use crate::inception::Inception;
-use crate::metrics::{density_coverage, inception_score, kid, precision_recall, KidOptions};
+use crate::metrics::{
+    density_coverage, inception_score, kid, precision_recall, KidOptions, DEFAULT_DC_NEIGHBOURS,
+    DEFAULT_PR_NEIGHBOURS,
+};
 use crate::reference::{take, CacheOutcome, FeatureCache};
 use crate::scores::{classifier_scores, ClassifierScores};
 use crate::stacked::{stacked_modes, StackedModes};
@@ -31,9 +34,10 @@ pub struct ScoreOptions {
     pub kid_subset_size: usize,
     /// Seed of the KID subsets.
     pub kid_seed: u64,
-    /// Neighbours for precision/recall and density/coverage (3 and 5 in the papers; one k
-    /// for both here, 3 by default as stylegan2-ada).
-    pub k: usize,
+    /// Neighbours for precision/recall (3, as Kynkaanniemi et al. and stylegan2-ada).
+    pub pr_k: usize,
+    /// Neighbours for density/coverage (5, as Naeem et al.).
+    pub dc_k: usize,
     /// Splits of the Inception Score and of the classifier score.
     pub splits: usize,
     /// Images per batch through the extractors.
@@ -46,7 +50,8 @@ impl Default for ScoreOptions {
             kid_subsets: 100,
             kid_subset_size: 1000,
             kid_seed: 0,
-            k: 3,
+            pr_k: DEFAULT_PR_NEIGHBOURS,
+            dc_k: DEFAULT_DC_NEIGHBOURS,
             splits: 10,
             batch: 200,
         }
@@ -91,8 +96,8 @@ pub fn feature_scores(
             seed: opts.kid_seed,
         },
     )?;
-    let (precision, recall) = precision_recall(real, fake, opts.k)?;
-    let (density, coverage) = density_coverage(real, fake, opts.k)?;
+    let (precision, recall) = precision_recall(real, fake, opts.pr_k)?;
+    let (density, coverage) = density_coverage(real, fake, opts.dc_k)?;
     Ok(FeatureScores {
         frechet_distance: fd,
         kid: k.mean,
@@ -428,11 +433,11 @@ impl ImageReport {
             );
             *t += &format!(
                 "| precision / recall ({space}, k={}) | {:.3} / {:.3} |\n",
-                self.options.k, f.precision, f.recall
+                self.options.pr_k, f.precision, f.recall
             );
             *t += &format!(
                 "| density / coverage ({space}, k={}) | {:.3} / {:.3} |\n",
-                self.options.k, f.density, f.coverage
+                self.options.dc_k, f.density, f.coverage
             );
         };
         if let Some(m) = &self.inception {
@@ -484,7 +489,7 @@ impl ImageReport {
                 m.info.preprocessing
             );
             if let Some(r) = &m.reference {
-                t += &format!("Inception reference: {} ({} images)\n", r.name, r.n);
+                t += &format!("Inception reference: {}\n", r.name);
             }
         } else if let Some(why) = &self.inception_missing {
             t += &format!("Inception scores skipped: {why}\n");
@@ -498,7 +503,7 @@ impl ImageReport {
                 &c.weights_sha256[..12.min(c.weights_sha256.len())]
             );
             if let Some(r) = &c.reference {
-                t += &format!("Classifier reference: {} ({} images)\n", r.name, r.n);
+                t += &format!("Classifier reference: {}\n", r.name);
             }
             let s = &c.scores;
             t += "\n| class | predicted | share |";

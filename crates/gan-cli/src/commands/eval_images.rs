@@ -66,6 +66,7 @@ fn load_classifier(dir: &Path, device: Device) -> Result<Classifier> {
 
 /// A reference named on the command line: `NAME:SPLIT` with NAME one of fashion-mnist,
 /// mnist, cifar10, stacked-fashion-mnist; grey images are padded to the samples' size.
+/// `sample_shape` is the samples' `[N, C, H, W]`.
 fn parse_reference(spec: &str, sample_shape: &[i64]) -> Result<DataConfig> {
     let (name, split) = spec.split_once(':').unwrap_or((spec, "test"));
     let split = match split {
@@ -73,13 +74,13 @@ fn parse_reference(spec: &str, sample_shape: &[i64]) -> Result<DataConfig> {
         "train" => Split::Train,
         other => bail!("--reference {spec}: unknown split `{other}` (test or train)"),
     };
-    let h = sample_shape[1];
+    let h = sample_shape[2];
     let pad = |base: i64| -> Result<usize> {
         if h < base || (h - base) % 2 != 0 {
             bail!(
                 "--reference {spec}: samples are {h}x{} and {name} is {base}x{base}; cannot pad \
                  one to the other",
-                sample_shape[2]
+                sample_shape[3]
             );
         }
         Ok(((h - base) / 2) as usize)
@@ -393,4 +394,34 @@ pub fn samples_file(args: &ImageArgs, file: &Path) -> Result<()> {
         None,
         &out,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_specs_pad_grey_data_to_the_samples_and_reject_the_rest() {
+        let pad_of = |spec, shape: &[i64]| match parse_reference(spec, shape).unwrap() {
+            DataConfig::FashionMnist { pad, split, .. } => (pad, split),
+            DataConfig::StackedFashionMnist { pad, split, .. } => (pad, split),
+            DataConfig::Mnist { pad, split, .. } => (pad, split),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            pad_of("fashion-mnist:test", &[9, 1, 32, 32]),
+            (2, Split::Test)
+        );
+        assert_eq!(pad_of("mnist:train", &[9, 1, 28, 28]), (0, Split::Train));
+        assert_eq!(pad_of("fashion-mnist", &[9, 1, 32, 32]), (2, Split::Test));
+        assert_eq!(
+            pad_of("stacked-fashion-mnist:test", &[9, 3, 32, 32]),
+            (2, Split::Test)
+        );
+        for bad in ["fashion-mnist:val", "imagenet:test"] {
+            assert!(parse_reference(bad, &[9, 1, 32, 32]).is_err(), "{bad}");
+        }
+        let e = parse_reference("fashion-mnist:test", &[9, 1, 27, 27]).unwrap_err();
+        assert!(e.to_string().contains("27x27"), "{e}");
+    }
 }
