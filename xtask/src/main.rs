@@ -26,6 +26,16 @@
 //!   downloaded with `curl` and checked against the official MD5; offline, it lists the files
 //!   to place by hand.
 //!
+//! * `cargo xtask fetch-inception [--weights FILE.pth] [--random-weights SEED] [--out FILE]
+//!   [--force]` — writes the TorchScript InceptionV3 that `gan eval` uses (FID, KID, IS,
+//!   precision/recall) to `<cache>/inception/fid-inception-v3.pt` (the cache of `setup`), where
+//!   `gan eval` looks unless given `--inception FILE` or `GAN_INCEPTION`: pytorch-fid's weights
+//!   (`pt_inception-2015-12-05-6726825d.pth`: `--weights`, else the cache, torch hub's cache or a
+//!   `curl` download, SHA-256 checked) converted by `scripts/export_inception.py` with the venv's
+//!   Python (adding `torchvision==0.26.0` and `pytorch-fid==0.3.0` with `pip --no-deps`).
+//!   Offline, it says where to put the weights. `--random-weights SEED` writes the same network
+//!   with random weights to `fid-inception-v3-random.pt` (timing and pipeline tests only).
+//!
 //! Each command lives in `src/commands/<name>.rs`; see [`commands`] for adding one.
 
 mod commands;
@@ -57,6 +67,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Put a data set (fashion-mnist, mnist, cifar10) where `gan train` looks for it.
     Data(commands::data::DataArgs),
+    /// Convert pytorch-fid's InceptionV3 weights to the TorchScript file `gan eval` uses (FID).
+    FetchInception(commands::fetch_inception::FetchInceptionArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +76,7 @@ fn main() -> ExitCode {
         Command::Setup(args) => commands::setup::handle_command(args),
         Command::Bench(args) => commands::bench::handle_command(args),
         Command::Data(args) => commands::data::handle_command(args),
+        Command::FetchInception(args) => commands::fetch_inception::handle_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

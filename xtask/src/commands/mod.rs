@@ -8,4 +8,5 @@
 
 pub mod bench;
 pub mod data;
+pub mod fetch_inception;
 pub mod setup;
