@@ -68,5 +68,5 @@ pub enum Error {
     Torch(#[from] tch::TchError),
 }
 
-/// `Result` with [`Error`].
+/// `Result` with [`enum@Error`].
 pub type Result<T> = std::result::Result<T, Error>;

@@ -1,13 +1,16 @@
-//! `gan-eval`: judging generated samples with numbers.
+//! `gan-eval`: judging generated samples with numbers, computed as the reference tools do.
 //!
-//! So far, the domain-classifier scores: [`Classifier`] is a small CNN the toolkit trains on
-//! a labelled data set (`gan classifier train --data fashion-mnist`), and
-//! [`classifier_scores`] turns its predictions for generated samples into the
-//! predicted-class histogram and its entropy (mode coverage), the classifier score (the
-//! Inception Score computed with this classifier) and, for class-conditional samples, the
-//! fraction classified as the class asked for. [`frechet_distance`] (float64, exact matrix
-//! square root) and [`feature_stats`] are the core of FID and of the Frechet Classifier
-//! Distance.
+//! * Feature extractors: [`Inception`] (InceptionV3 as a TorchScript file, with pytorch-fid's
+//!   preprocessing inside; `cargo xtask fetch-inception` makes it) and [`Classifier`] (a small
+//!   CNN the toolkit trains on a labelled data set, `gan classifier train`).
+//! * Scores on feature matrices: [`frechet_distance`] (FID with Inception features, FCD with
+//!   the classifier's; float64, exact matrix square root), [`kid`], [`precision_recall`],
+//!   [`density_coverage`], [`inception_score`]; on predictions: [`classifier_scores`]
+//!   (class histogram and entropy, classifier score, conditional accuracy),
+//!   [`stacked_modes`] (Stacked MNIST-style mode counts) and [`gan_train_test`].
+//! * [`Evaluator`] puts them together for a set of `u8` images against a [`Reference`] split,
+//!   with the reference side cached on disk by [`FeatureCache`], and returns an
+//!   [`ImageReport`] (JSON, Markdown) recording the extractors' hashes and preprocessing.
 //!
 //! ```
 //! use gan_eval::classifier_scores;
