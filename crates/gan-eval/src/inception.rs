@@ -67,13 +67,15 @@ impl std::fmt::Debug for Inception {
 }
 
 /// The per-user cache of the toolkit: `$GAN_TOOLKIT_CACHE`, else
-/// `$XDG_CACHE_HOME/gan-toolkit`, else `~/.cache/gan-toolkit` (as `cargo xtask setup`).
+/// `$XDG_CACHE_HOME/gan-toolkit` (if absolute), else `~/.cache/gan-toolkit` (as `cargo xtask
+/// setup`).
 pub fn cache_dir() -> PathBuf {
     let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
     if let Some(dir) = var("GAN_TOOLKIT_CACHE") {
         return PathBuf::from(dir);
     }
-    if let Some(dir) = var("XDG_CACHE_HOME") {
+    // A relative XDG_CACHE_HOME is invalid by the spec and ignored (as `cargo xtask setup`).
+    if let Some(dir) = var("XDG_CACHE_HOME").filter(|d| Path::new(d).is_absolute()) {
         return PathBuf::from(dir).join("gan-toolkit");
     }
     let home = var("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
