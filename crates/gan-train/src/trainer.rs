@@ -1006,6 +1006,12 @@ impl TrainedGenerator {
         sample_generator(&self.generator, n, seed, labels, self.device)
     }
 
+    /// `n` images in `[-1, 1]` on the CPU, generated in chunks from one latent batch seeded
+    /// by `seed` (drawn on the CPU: the same latents on every device); `labels` as above.
+    pub fn generate_images(&self, n: i64, seed: i64, labels: Option<&Tensor>) -> Result<Tensor> {
+        scoring::generate_chunked(&self.generator, n, seed, labels, self.device)
+    }
+
     /// Samples for given latents `z` (`[n, latent_dim]`) and labels.
     pub fn generate(&self, z: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
         let z = z.to_device(self.device);

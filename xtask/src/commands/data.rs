@@ -101,8 +101,13 @@ fn folder_name(name: Name) -> &'static str {
 
 /// MD5 of a file, hex.
 pub fn md5_file(path: &Path) -> Result<String> {
+    hash_file::<Md5>(path)
+}
+
+/// A digest (MD5, SHA-256, ...) of a file, hex, read 1 MiB at a time.
+pub fn hash_file<D: Digest>(path: &Path) -> Result<String> {
     let mut f = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut hasher = Md5::new();
+    let mut hasher = D::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f

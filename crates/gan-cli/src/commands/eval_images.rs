@@ -17,7 +17,7 @@ use gan_train::{default_classifier_dir, load_images, plot, DataConfig, TrainedGe
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
-use super::sample::{generate_images, labels_for};
+use super::sample::labels_for;
 
 /// The options of `gan eval` that image scoring uses.
 pub struct ImageArgs {
@@ -316,7 +316,7 @@ pub fn run(args: &ImageArgs, run: &Path, g: &TrainedGenerator) -> Result<()> {
             .unwrap_or_else(|| default_classifier(&g.info.name, &g.info.shape))
     });
     let labels = labels_for(g, args.n, None)?;
-    let x = plot::to_u8(&generate_images(g, args.n, args.seed, labels.as_ref())?);
+    let x = plot::to_u8(&g.generate_images(args.n, args.seed, labels.as_ref())?);
     let reference = match &args.reference {
         Some(spec) if spec == "none" => None,
         Some(spec) => Some(parse_reference(spec, &x.size())?),

@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use gan_data::npy;
-use gan_tensor::{seed_all, DeviceSpec};
+use gan_tensor::DeviceSpec;
 use gan_train::{plot, write_csv, TrainedGenerator, WhichCheckpoint};
 use tch::{Kind, Tensor};
 
@@ -33,9 +33,6 @@ pub struct Args {
     device: DeviceSpec,
 }
 
-/// Samples generated per forward pass (bounds memory for large N).
-const CHUNK: i64 = 500;
-
 fn extension(path: &Path) -> &str {
     path.extension().and_then(|e| e.to_str()).unwrap_or("")
 }
@@ -57,27 +54,6 @@ pub fn labels_for(g: &TrainedGenerator, n: i64, class: Option<i64>) -> Result<Op
             Tensor::arange(n, (Kind::Int64, tch::Device::Cpu)).remainder(k),
         )),
     }
-}
-
-/// `n` images in [-1, 1] on the CPU, generated `CHUNK` at a time from one seeded latent batch.
-pub fn generate_images(
-    g: &TrainedGenerator,
-    n: i64,
-    seed: i64,
-    labels: Option<&Tensor>,
-) -> Result<Tensor> {
-    seed_all(seed);
-    let z = Tensor::randn([n, g.latent_dim()], (Kind::Float, tch::Device::Cpu));
-    let mut parts = Vec::new();
-    let mut start = 0;
-    while start < n {
-        let len = CHUNK.min(n - start);
-        let y = labels.map(|l| l.narrow(0, start, len));
-        let x = g.generate(&z.narrow(0, start, len), y.as_ref())?;
-        parts.push(x.to_device(tch::Device::Cpu));
-        start += len;
-    }
-    Ok(Tensor::cat(&parts, 0))
 }
 
 pub fn handle_command(args: Args) -> Result<()> {
@@ -107,7 +83,7 @@ pub fn handle_command(args: Args) -> Result<()> {
             );
         }
         let labels = labels_for(&g, args.n, args.class)?;
-        let x = generate_images(&g, args.n, args.seed, labels.as_ref())?;
+        let x = g.generate_images(args.n, args.seed, labels.as_ref())?;
         if ext == "png" {
             let columns = if labels.is_some() && args.class.is_none() {
                 g.info.class_names.len()
