@@ -14,7 +14,7 @@ use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use crate::adam::Adam;
 use crate::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
-use crate::config::TrainConfig;
+use crate::config::{BestMetric, TrainConfig};
 use crate::data::{DataInfo, Source};
 use crate::ema::Ema;
 use crate::error::{io_err, Error, Result};
@@ -734,6 +734,7 @@ impl Trainer {
         rec.best = self.update_best(&rec)?;
         self.metrics.write(&rec)?;
         plot_losses(&self.run)?;
+        plot_scores(&self.run, self.cfg.eval.best)?;
         on_event(Event::Eval(&rec));
         Ok(rec)
     }
@@ -914,6 +915,31 @@ fn plot_losses(run: &RunDir) -> Result<()> {
         &run.plots().join("losses.png"),
         &[("d_loss", d), ("g_loss", g)],
     )
+}
+
+/// Draws `plots/<score>.png`, a score over the run's evaluations: `eval.best`'s, else FID,
+/// else FCD (nothing when the evaluations have none of them).
+fn plot_scores(run: &RunDir, best: BestMetric) -> Result<()> {
+    let text = fs::read_to_string(run.metrics()).map_err(io_err("cannot read", run.metrics()))?;
+    let evals: Vec<EvalRecord> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<EvalRecord>(l).ok())
+        .filter(|r| r.kind == "eval")
+        .collect();
+    for metric in [best, BestMetric::Fid, BestMetric::Fcd] {
+        let pts: Vec<(f64, f64)> = evals
+            .iter()
+            .filter_map(|r| {
+                scoring::metric_value(metric, r.modes.as_ref(), r.scores.as_ref())
+                    .map(|v| (r.step as f64, v))
+            })
+            .collect();
+        if !pts.is_empty() {
+            let name = metric.name();
+            return plot::lines(&run.plots().join(format!("{name}.png")), &[(name, pts)]);
+        }
+    }
+    Ok(())
 }
 
 /// A trained EMA generator loaded from a run folder.

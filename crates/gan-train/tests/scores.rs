@@ -91,6 +91,7 @@ fn scores_are_logged_and_the_best_checkpoint_is_kept_and_resume_is_unchanged() {
         .filter(|n| n.starts_with("step-"))
         .collect();
     assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(full_dir.join("plots/fcd.png").exists());
     let g = TrainedGenerator::load_which(&full_dir, &WhichCheckpoint::Best, Device::Cpu).unwrap();
     assert_eq!(g.step, best.step);
     assert_eq!(
