@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::frechet::{feature_stats, frechet_distance};
 use crate::inception::Inception;
 use crate::metrics::{
-    density_coverage, inception_score, kid, precision_recall, KidOptions, DEFAULT_DC_NEIGHBOURS,
+    inception_score, kid, neighbour_scores, KidOptions, DEFAULT_DC_NEIGHBOURS,
     DEFAULT_PR_NEIGHBOURS,
 };
 use crate::reference::{take, CacheOutcome, FeatureCache};
@@ -96,16 +96,15 @@ pub fn feature_scores(
             seed: opts.kid_seed,
         },
     )?;
-    let (precision, recall) = precision_recall(real, fake, opts.pr_k)?;
-    let (density, coverage) = density_coverage(real, fake, opts.dc_k)?;
+    let n = neighbour_scores(real, fake, opts.pr_k, opts.dc_k)?;
     Ok(FeatureScores {
         frechet_distance: fd,
         kid: k.mean,
         kid_std: k.std,
-        precision,
-        recall,
-        density,
-        coverage,
+        precision: n.precision,
+        recall: n.recall,
+        density: n.density,
+        coverage: n.coverage,
     })
 }
 

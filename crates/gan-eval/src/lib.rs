@@ -47,8 +47,8 @@ pub use frechet::{feature_stats, frechet_distance};
 pub use gan_train_test::{gan_train_test, GanTrainTest};
 pub use inception::{cache_dir, Inception, InceptionInfo, FETCH_HINT};
 pub use metrics::{
-    density_coverage, inception_score, kid, precision_recall, KidOptions, KidResult,
-    DEFAULT_DC_NEIGHBOURS, DEFAULT_PR_NEIGHBOURS,
+    density_coverage, inception_score, kid, neighbour_scores, precision_recall, KidOptions,
+    KidResult, NeighbourScores, DEFAULT_DC_NEIGHBOURS, DEFAULT_PR_NEIGHBOURS,
 };
 pub use reference::{take, CacheOutcome, FeatureCache};
 pub use scores::{classifier_scores, ClassifierScores};

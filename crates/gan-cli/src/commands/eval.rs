@@ -73,8 +73,9 @@ pub struct Args {
     /// RUN/eval.json, or FILE.eval.json beside --samples.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Device: auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
+    /// Device of the generator and the feature extractors: auto (CUDA when available), cpu,
+    /// cuda or cuda:N. The scores themselves are computed in float64 on the CPU.
+    #[arg(long, default_value = "auto")]
     device: DeviceSpec,
 }
 
