@@ -175,28 +175,8 @@ pub fn precision_recall(real: &Tensor, fake: &Tensor, k: usize) -> Result<(f64, 
     check_k("precision/recall", k)?;
     let min_rows = k as i64 + 1;
     let (real, fake) = feature_pair("precision/recall", real, fake, min_rows, min_rows)?;
-    let real = Points::new(real);
-    let fake = Points::new(fake);
-    let real_radii = knn_radii(&real, k)?;
-    let fake_radii = knn_radii(&fake, k)?;
-    let fake_radii_row = fake_radii.unsqueeze(0);
-    let mut fake_inside = Tensor::zeros([fake.n], (Kind::Bool, Device::Cpu));
-    let mut real_inside = 0i64;
-    for (start, len) in row_blocks(real.n, fake.n) {
-        let dist = real.distances_to(start, len, &fake)?; // [len, M]
-        real_inside += dist
-            .le_tensor(&fake_radii_row)
-            .any_dim(1, false)
-            .sum(Kind::Int64)
-            .f_int64_value(&[])?;
-        let radii = real_radii.narrow(0, start, len).unsqueeze(1);
-        let _ = fake_inside.logical_or_(&dist.le_tensor(&radii).any_dim(0, false));
-    }
-    let fake_inside = fake_inside.sum(Kind::Int64).f_int64_value(&[])?;
-    Ok((
-        fake_inside as f64 / fake.n as f64,
-        real_inside as f64 / real.n as f64,
-    ))
+    let n = neighbourhoods(&Points::new(real), &Points::new(fake), Some(k), None)?;
+    Ok((n.precision, n.recall))
 }
 
 /// Density and coverage (Naeem, Oh, Uh, Choi & Yoo, "Reliable Fidelity and Diversity Metrics
@@ -225,25 +205,8 @@ pub fn density_coverage(real: &Tensor, fake: &Tensor, k: usize) -> Result<(f64, 
     let _no_grad = tch::no_grad_guard();
     check_k("density/coverage", k)?;
     let (real, fake) = feature_pair("density/coverage", real, fake, k as i64 + 1, 1)?;
-    let real = Points::new(real);
-    let fake = Points::new(fake);
-    let real_radii = knn_radii(&real, k)?;
-    let (mut inside, mut covered) = (0i64, 0i64);
-    for (start, len) in row_blocks(real.n, fake.n) {
-        let dist = real.distances_to(start, len, &fake)?; // [len, M]
-        let radii = real_radii.narrow(0, start, len);
-        inside += dist
-            .lt_tensor(&radii.unsqueeze(1))
-            .sum(Kind::Int64)
-            .f_int64_value(&[])?;
-        covered += dist
-            .amin(1, false)
-            .lt_tensor(&radii)
-            .sum(Kind::Int64)
-            .f_int64_value(&[])?;
-    }
-    let density = (inside as f64 / fake.n as f64) / k as f64;
-    Ok((density, covered as f64 / real.n as f64))
+    let n = neighbourhoods(&Points::new(real), &Points::new(fake), None, Some(k))?;
+    Ok((n.density, n.coverage))
 }
 
 /// Improved precision and recall (`<=`, k = `pr_k`) and density and coverage (`<`, k = `dc_k`)
@@ -278,39 +241,68 @@ pub fn neighbour_scores(
         pr_k.max(dc_k) as i64 + 1,
         pr_k as i64 + 1,
     )?;
-    let real = Points::new(real);
-    let fake = Points::new(fake);
-    let mut radii = knn_radii_multi(&real, &[pr_k, dc_k])?;
-    let (real_pr, real_dc) = (radii.remove(0), radii.remove(0));
-    let fake_radii_row = knn_radii(&fake, pr_k)?.unsqueeze(0);
+    neighbourhoods(
+        &Points::new(real),
+        &Points::new(fake),
+        Some(pr_k),
+        Some(dc_k),
+    )
+}
+
+/// The one pass behind [`precision_recall`], [`density_coverage`] and [`neighbour_scores`]
+/// (inputs already checked): real radii for each requested k from one real x real pass, fake
+/// radii (precision/recall only) from a fake x fake pass, then one real x fake pass for all
+/// four counts. Scores not requested are NaN.
+fn neighbourhoods(
+    real: &Points,
+    fake: &Points,
+    pr_k: Option<usize>,
+    dc_k: Option<usize>,
+) -> Result<NeighbourScores> {
+    let ks: Vec<usize> = pr_k.into_iter().chain(dc_k).collect();
+    let mut radii = knn_radii_multi(real, &ks)?.into_iter();
+    let real_pr = pr_k.and_then(|_| radii.next());
+    let real_dc = dc_k.and_then(|_| radii.next());
+    let fake_radii_row = match pr_k {
+        Some(k) => Some(knn_radii(fake, k)?.unsqueeze(0)),
+        None => None,
+    };
     let mut fake_inside = Tensor::zeros([fake.n], (Kind::Bool, Device::Cpu));
     let (mut real_inside, mut inside, mut covered) = (0i64, 0i64, 0i64);
     for (start, len) in row_blocks(real.n, fake.n) {
-        let dist = real.distances_to(start, len, &fake)?; // [len, M]
-        real_inside += dist
-            .le_tensor(&fake_radii_row)
-            .any_dim(1, false)
-            .sum(Kind::Int64)
-            .f_int64_value(&[])?;
-        let r_pr = real_pr.narrow(0, start, len).unsqueeze(1);
-        let _ = fake_inside.logical_or_(&dist.le_tensor(&r_pr).any_dim(0, false));
-        let r_dc = real_dc.narrow(0, start, len);
-        inside += dist
-            .lt_tensor(&r_dc.unsqueeze(1))
-            .sum(Kind::Int64)
-            .f_int64_value(&[])?;
-        covered += dist
-            .amin(1, false)
-            .lt_tensor(&r_dc)
-            .sum(Kind::Int64)
-            .f_int64_value(&[])?;
+        let dist = real.distances_to(start, len, fake)?; // [len, M]
+        if let (Some(real_pr), Some(fake_radii_row)) = (&real_pr, &fake_radii_row) {
+            real_inside += dist
+                .le_tensor(fake_radii_row)
+                .any_dim(1, false)
+                .sum(Kind::Int64)
+                .f_int64_value(&[])?;
+            let r_pr = real_pr.narrow(0, start, len).unsqueeze(1);
+            let _ = fake_inside.logical_or_(&dist.le_tensor(&r_pr).any_dim(0, false));
+        }
+        if let Some(real_dc) = &real_dc {
+            let r_dc = real_dc.narrow(0, start, len);
+            inside += dist
+                .lt_tensor(&r_dc.unsqueeze(1))
+                .sum(Kind::Int64)
+                .f_int64_value(&[])?;
+            covered += dist
+                .amin(1, false)
+                .lt_tensor(&r_dc)
+                .sum(Kind::Int64)
+                .f_int64_value(&[])?;
+        }
     }
     let fake_inside = fake_inside.sum(Kind::Int64).f_int64_value(&[])?;
+    let or_nan = |k: Option<usize>, v: f64| if k.is_some() { v } else { f64::NAN };
     Ok(NeighbourScores {
-        precision: fake_inside as f64 / fake.n as f64,
-        recall: real_inside as f64 / real.n as f64,
-        density: (inside as f64 / fake.n as f64) / dc_k as f64,
-        coverage: covered as f64 / real.n as f64,
+        precision: or_nan(pr_k, fake_inside as f64 / fake.n as f64),
+        recall: or_nan(pr_k, real_inside as f64 / real.n as f64),
+        density: or_nan(
+            dc_k,
+            (inside as f64 / fake.n as f64) / dc_k.unwrap_or(1) as f64,
+        ),
+        coverage: or_nan(dc_k, covered as f64 / real.n as f64),
     })
 }
 

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use crate::error::{Error, Result};
+use crate::metrics::inception_score;
 
 /// What a domain classifier says about a set of samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,23 +68,9 @@ pub fn classifier_scores(
         .sum::<f64>();
     let classes_covered = class_histogram.iter().filter(|&&c| c > 0).count();
 
+    // The Inception Score formula, on this classifier's probabilities.
     let splits = splits.clamp(1, n);
-    let mut split_scores = Vec::with_capacity(splits);
-    for s in 0..splits {
-        let (a, b) = (s * n / splits, (s + 1) * n / splits);
-        let part = p.narrow(0, a as i64, (b - a) as i64);
-        let marginal = part.mean_dim(0, true, Kind::Double);
-        // KL(p(y|x) || p(y)) per sample; 0 * ln 0 counts as 0.
-        let eps = 1e-12;
-        let kl = (&part * ((&part + eps).log() - (&marginal + eps).log())).sum_dim_intlist(
-            1,
-            false,
-            Kind::Double,
-        );
-        split_scores.push(kl.mean(Kind::Double).exp().double_value(&[]));
-    }
-    let mean = split_scores.iter().sum::<f64>() / splits as f64;
-    let var = split_scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / splits as f64;
+    let (classifier_score, classifier_score_std) = inception_score(&p, splits)?;
 
     let (conditional_accuracy, per_class_accuracy) = match labels {
         None => (None, None),
@@ -123,8 +110,8 @@ pub fn classifier_scores(
         class_entropy,
         max_class_entropy: (k as f64).ln(),
         classes_covered,
-        classifier_score: mean,
-        classifier_score_std: var.sqrt(),
+        classifier_score,
+        classifier_score_std,
         splits,
         conditional_accuracy,
         per_class_accuracy,
