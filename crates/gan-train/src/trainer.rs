@@ -733,8 +733,10 @@ impl Trainer {
         let mut rec = rec;
         rec.best = self.update_best(&rec)?;
         self.metrics.write(&rec)?;
-        plot_losses(&self.run)?;
-        plot_scores(&self.run, self.cfg.eval.best)?;
+        let text = fs::read_to_string(self.run.metrics())
+            .map_err(io_err("cannot read", self.run.metrics()))?;
+        plot_losses(&self.run, &text)?;
+        plot_scores(&self.run, &text, self.cfg.eval.best)?;
         on_event(Event::Eval(&rec));
         Ok(rec)
     }
@@ -757,18 +759,8 @@ impl Trainer {
             return Ok(self.best.clone());
         }
         let dir = self.run.best();
-        let meta = CheckpointMeta {
-            format_version: FORMAT_VERSION,
-            step: self.step,
-            seed: self.cfg.seed,
-            tensors: 0,
-        };
         let state = self.state();
-        let meta = CheckpointMeta {
-            tensors: state.len(),
-            ..meta
-        };
-        let path = checkpoint::save(&dir, &meta, &state, usize::MAX)?;
+        let path = checkpoint::save(&dir, &self.checkpoint_meta(&state), &state, usize::MAX)?;
         let best = BestRecord {
             metric: metric.name().into(),
             value,
@@ -791,18 +783,22 @@ impl Trainer {
         &self.info
     }
 
-    /// Writes a checkpoint of the current step.
-    pub fn save_checkpoint(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<PathBuf> {
-        let state = self.state();
-        let meta = CheckpointMeta {
+    /// The metadata of a checkpoint of the current step holding `state`.
+    fn checkpoint_meta(&self, state: &[(String, Tensor)]) -> CheckpointMeta {
+        CheckpointMeta {
             format_version: FORMAT_VERSION,
             step: self.step,
             seed: self.cfg.seed,
             tensors: state.len(),
-        };
+        }
+    }
+
+    /// Writes a checkpoint of the current step.
+    pub fn save_checkpoint(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<PathBuf> {
+        let state = self.state();
         let path = checkpoint::save(
             &self.run.checkpoints(),
-            &meta,
+            &self.checkpoint_meta(&state),
             &state,
             self.cfg.train.keep_checkpoints,
         )?;
@@ -899,9 +895,8 @@ fn scatter(data: &Mixture2d, path: &Path, pts: &[[f32; 2]]) -> Result<()> {
     plot::scatter_2d(path, pts, data.means(), 3.0 * data.std(), extent)
 }
 
-/// Redraws `plots/losses.png` from `metrics.jsonl` (discriminator blue, generator red).
-fn plot_losses(run: &RunDir) -> Result<()> {
-    let text = fs::read_to_string(run.metrics()).map_err(io_err("cannot read", run.metrics()))?;
+/// Redraws `plots/losses.png` from `metrics.jsonl`'s text (discriminator blue, generator red).
+fn plot_losses(run: &RunDir, text: &str) -> Result<()> {
     let (mut d, mut g) = (Vec::new(), Vec::new());
     for rec in text
         .lines()
@@ -919,8 +914,7 @@ fn plot_losses(run: &RunDir) -> Result<()> {
 
 /// Draws `plots/<score>.png`, a score over the run's evaluations: `eval.best`'s, else FID,
 /// else FCD (nothing when the evaluations have none of them).
-fn plot_scores(run: &RunDir, best: BestMetric) -> Result<()> {
-    let text = fs::read_to_string(run.metrics()).map_err(io_err("cannot read", run.metrics()))?;
+fn plot_scores(run: &RunDir, text: &str, best: BestMetric) -> Result<()> {
     let evals: Vec<EvalRecord> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<EvalRecord>(l).ok())

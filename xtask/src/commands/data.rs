@@ -11,7 +11,7 @@
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 use md5::{Digest, Md5};
@@ -133,25 +133,34 @@ fn download(url: &str, dest: &Path, md5: &str) -> Result<()> {
     }
     let tmp = dest.with_extension("part");
     eprintln!("  downloading {url}");
-    let status = Command::new("curl")
-        .args(["-fsSL", "--retry", "2", "--connect-timeout", "20", "-o"])
-        .arg(&tmp)
-        .arg(url)
-        .status();
-    match status {
-        Ok(s) if s.success() => {}
-        Ok(s) => {
-            let _ = fs::remove_file(&tmp);
-            bail!("curl could not download {url} ({s})")
-        }
-        Err(e) => bail!("cannot run curl to download {url}: {e}"),
-    }
+    curl(url, &tmp, false)?;
     let got = md5_file(&tmp)?;
     if got != md5 {
         let _ = fs::remove_file(&tmp);
         bail!("{url}: MD5 {got}, expected {md5}; the download is corrupt or not the official file");
     }
     fs::rename(&tmp, dest).with_context(|| format!("cannot move into {}", dest.display()))
+}
+
+/// Downloads `url` into `dest` with curl (2 retries, 20 s connect timeout; a progress bar
+/// with `progress`); on failure the partial file is removed and the error names the URL.
+pub fn curl(url: &str, dest: &Path, progress: bool) -> Result<()> {
+    let status = Command::new("curl")
+        .args([if progress { "-fSL" } else { "-fsSL" }])
+        .args(progress.then_some("--progress-bar"))
+        .args(["--retry", "2", "--connect-timeout", "20", "-o"])
+        .arg(dest)
+        .arg(url)
+        .stdin(Stdio::null())
+        .status();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => {
+            let _ = fs::remove_file(dest);
+            bail!("curl could not download {url} ({s})")
+        }
+        Err(e) => bail!("cannot run curl to download {url}: {e}"),
+    }
 }
 
 fn by_hand(name: Name, dir: &Path, err: anyhow::Error) -> anyhow::Error {

@@ -315,28 +315,7 @@ fn find_or_download() -> Result<PathBuf> {
 fn download(dest: &Path) -> Result<()> {
     let part = dest.with_extension("pth.part");
     eprintln!("downloading {WEIGHTS_URL}");
-    let status = Command::new("curl")
-        .args([
-            "-fSL",
-            "--progress-bar",
-            "--retry",
-            "2",
-            "--connect-timeout",
-            "20",
-            "-o",
-        ])
-        .arg(&part)
-        .arg(WEIGHTS_URL)
-        .stdin(Stdio::null())
-        .status();
-    match status {
-        Ok(s) if s.success() => {}
-        Ok(s) => {
-            let _ = fs::remove_file(&part);
-            bail!("curl could not download {WEIGHTS_URL} ({s})")
-        }
-        Err(e) => bail!("cannot run curl to download {WEIGHTS_URL}: {e}"),
-    }
+    super::data::curl(WEIGHTS_URL, &part, true)?;
     let sha = sha256_file(&part)?;
     if !is_official(&sha) {
         let _ = fs::remove_file(&part);

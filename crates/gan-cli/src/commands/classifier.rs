@@ -7,9 +7,7 @@ use anyhow::{bail, Context, Result};
 use gan_data::Split;
 use gan_eval::{Classifier, ClassifierConfig, TrainEvent};
 use gan_tensor::DeviceSpec;
-use gan_train::{load_images, DataConfig, TrainConfig};
-
-use super::eval_images::default_classifier;
+use gan_train::{default_classifier_dir, load_images, DataConfig, TrainConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -107,7 +105,7 @@ fn train(args: TrainArgs) -> Result<()> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| default_classifier(data.name(), &shape));
+        .unwrap_or_else(|| default_classifier_dir(data.name(), &shape));
     let device = args.device.resolve()?;
     let cfg = ClassifierConfig {
         width: args.width,

@@ -15,7 +15,7 @@ use gan_eval::{
 use gan_tensor::DeviceSpec;
 use gan_train::{default_classifier_dir, load_images, plot, DataConfig, TrainedGenerator};
 use serde::Serialize;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use super::sample::labels_for;
 
@@ -47,11 +47,6 @@ struct Report {
     scores: ImageReport,
     /// GAN-train / GAN-test (with --gan-train).
     gan_train_test: Option<GanTrainTest>,
-}
-
-/// The default classifier folder for images of `name` and shape `[C, H, W]`.
-pub fn default_classifier(name: &str, shape: &[i64]) -> PathBuf {
-    default_classifier_dir(name, shape)
 }
 
 fn load_classifier(dir: &Path, device: Device) -> Result<Classifier> {
@@ -313,7 +308,7 @@ pub fn run(args: &ImageArgs, run: &Path, g: &TrainedGenerator) -> Result<()> {
     let classifier = (!args.no_classifier).then(|| {
         args.classifier
             .clone()
-            .unwrap_or_else(|| default_classifier(&g.info.name, &g.info.shape))
+            .unwrap_or_else(|| default_classifier_dir(&g.info.name, &g.info.shape))
     });
     let labels = labels_for(g, args.n, None)?;
     let x = plot::to_u8(&g.generate_images(args.n, args.seed, labels.as_ref())?);
@@ -347,9 +342,7 @@ pub fn samples_file(args: &ImageArgs, file: &Path) -> Result<()> {
         );
     }
     let shape: Vec<i64> = arr.shape.iter().map(|&d| d as i64).collect();
-    let x = Tensor::from_slice(&arr.data)
-        .view(shape.as_slice())
-        .to_kind(Kind::Uint8);
+    let x = Tensor::from_slice(&arr.data).view(shape.as_slice());
     let labels_path = args
         .labels
         .clone()
