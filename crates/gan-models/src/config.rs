@@ -332,6 +332,192 @@ impl DiscriminatorConfig {
     }
 }
 
+/// Normalisation layer of the image-to-image networks (pix2pix's `--norm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormKind {
+    /// `BatchNorm2d` with an affine transform (scale N(1, 0.02), shift 0) and running
+    /// statistics; the convolutions before it have no bias (pix2pix's default).
+    #[default]
+    Batch,
+    /// `InstanceNorm2d` without an affine transform or running statistics (the same in every
+    /// forward mode); the convolutions before it have a bias (CycleGAN's default).
+    Instance,
+}
+
+impl NormKind {
+    /// Whether a convolution followed by this norm has a bias (upstream's `use_bias`).
+    pub fn conv_bias(self) -> bool {
+        self == NormKind::Instance
+    }
+}
+
+/// pix2pix's U-Net generator (`unet_256` = the defaults at 256x256, `unet_128` at 128x128).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UnetConfig {
+    /// Channels of the outermost level, doubled per level up to `8 * ngf` (64).
+    pub ngf: i64,
+    /// Normalisation layer.
+    pub norm: NormKind,
+    /// Dropout 0.5 in the `num_downs - 5` middle levels of `8 * ngf` channels (pix2pix: on).
+    pub dropout: bool,
+    /// Number of down-samplings, at least 5; height and width must be multiples of
+    /// `2^num_downs`. Unset: the largest `k` such that `2^k` divides both, which is `log2(H)`
+    /// for square power-of-two images (32 -> 5, 128 -> 7, 256 -> 8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_downs: Option<usize>,
+}
+
+impl Default for UnetConfig {
+    fn default() -> Self {
+        UnetConfig {
+            ngf: 64,
+            norm: NormKind::Batch,
+            dropout: true,
+            num_downs: None,
+        }
+    }
+}
+
+/// The fewest down-samplings of the U-Net (its four outer levels plus the innermost).
+pub(crate) const UNET_MIN_DOWNS: usize = 5;
+/// The most down-samplings of the U-Net (sides of 65,536 pixels).
+pub(crate) const UNET_MAX_DOWNS: usize = 16;
+
+impl UnetConfig {
+    /// Checks ranges; errors name the key (`generator.ngf`, `generator.num_downs`).
+    pub fn validate(&self) -> Result<()> {
+        check_range("generator.ngf", self.ngf, 1, 4096)?;
+        if let Some(k) = self.num_downs {
+            if !(UNET_MIN_DOWNS..=UNET_MAX_DOWNS).contains(&k) {
+                return Err(config_err(
+                    "generator.num_downs",
+                    format!("{k} is not in {UNET_MIN_DOWNS}..={UNET_MAX_DOWNS}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which image-to-image generator to build (`arch = "unet"` in TOML; CycleGAN's ResNet
+/// generator would be a second variant).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arch", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum TranslatorConfig {
+    /// pix2pix's U-Net.
+    Unet(UnetConfig),
+}
+
+impl Default for TranslatorConfig {
+    fn default() -> Self {
+        TranslatorConfig::Unet(UnetConfig::default())
+    }
+}
+
+impl TranslatorConfig {
+    /// Checks ranges; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            TranslatorConfig::Unet(cfg) => cfg.validate(),
+        }
+    }
+
+    /// The normalisation layer asked for.
+    pub fn norm(&self) -> NormKind {
+        match self {
+            TranslatorConfig::Unet(cfg) => cfg.norm,
+        }
+    }
+}
+
+/// pix2pix's n-layer PatchGAN discriminator (`basic` = `n_layers = 3`: 70x70 patches).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PatchConfig {
+    /// Channels of the first layer, doubled per stride-2 layer up to `8 * ndf` (64).
+    pub ndf: i64,
+    /// Number of stride-2 convolutions (3; use 2 for 32x32 images).
+    pub n_layers: usize,
+    /// Normalisation layer.
+    pub norm: NormKind,
+}
+
+impl Default for PatchConfig {
+    fn default() -> Self {
+        PatchConfig {
+            ndf: 64,
+            n_layers: 3,
+            norm: NormKind::Batch,
+        }
+    }
+}
+
+/// pix2pix's 1x1 PatchGAN ("pixel") discriminator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PixelConfig {
+    /// Channels of the first layer; the second has `2 * ndf` (64).
+    pub ndf: i64,
+    /// Normalisation layer.
+    pub norm: NormKind,
+}
+
+impl Default for PixelConfig {
+    fn default() -> Self {
+        PixelConfig {
+            ndf: 64,
+            norm: NormKind::Batch,
+        }
+    }
+}
+
+/// Which image-to-image discriminator to build (`arch = "patch" | "pixel"` in TOML).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arch", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum PatchDiscriminatorConfig {
+    /// The n-layer PatchGAN: one logit per overlapping patch.
+    Patch(PatchConfig),
+    /// The 1x1 PatchGAN: one logit per pixel.
+    Pixel(PixelConfig),
+}
+
+impl Default for PatchDiscriminatorConfig {
+    fn default() -> Self {
+        PatchDiscriminatorConfig::Patch(PatchConfig::default())
+    }
+}
+
+impl PatchDiscriminatorConfig {
+    /// Checks ranges; errors name the key (`discriminator.ndf`, `discriminator.n_layers`).
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            PatchDiscriminatorConfig::Patch(cfg) => {
+                check_range("discriminator.ndf", cfg.ndf, 1, 4096)?;
+                if !(1..=16).contains(&cfg.n_layers) {
+                    return Err(config_err(
+                        "discriminator.n_layers",
+                        format!("{} is not in 1..=16", cfg.n_layers),
+                    ));
+                }
+                Ok(())
+            }
+            PatchDiscriminatorConfig::Pixel(cfg) => {
+                check_range("discriminator.ndf", cfg.ndf, 1, 4096)
+            }
+        }
+    }
+
+    /// The normalisation layer asked for.
+    pub fn norm(&self) -> NormKind {
+        match self {
+            PatchDiscriminatorConfig::Patch(cfg) => cfg.norm,
+            PatchDiscriminatorConfig::Pixel(cfg) => cfg.norm,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,6 +559,76 @@ activation = "identity"
         )
         .unwrap_err();
         assert!(err.to_string().contains("projecton"), "{err}");
+    }
+
+    #[test]
+    fn translation_configs_from_toml() {
+        let g: TranslatorConfig = toml::from_str("arch = 'unet'").unwrap();
+        assert_eq!(g, TranslatorConfig::default());
+        let g: TranslatorConfig = toml::from_str(
+            "arch = 'unet'\nngf = 32\nnorm = 'instance'\ndropout = false\nnum_downs = 7\n",
+        )
+        .unwrap();
+        let want = UnetConfig {
+            ngf: 32,
+            norm: NormKind::Instance,
+            dropout: false,
+            num_downs: Some(7),
+        };
+        assert_eq!(g, TranslatorConfig::Unet(want));
+        let back: TranslatorConfig = toml::from_str(&toml::to_string(&g).unwrap()).unwrap();
+        assert_eq!(back, g);
+        let default_back: TranslatorConfig =
+            toml::from_str(&toml::to_string(&TranslatorConfig::default()).unwrap()).unwrap();
+        assert_eq!(default_back, TranslatorConfig::default());
+        let err = toml::from_str::<TranslatorConfig>("arch = 'unet'\nnum_down = 7\n").unwrap_err();
+        assert!(err.to_string().contains("num_down"), "{err}");
+        let err =
+            toml::from_str::<TranslatorConfig>("arch = 'unet'\nnorm = 'layer'\n").unwrap_err();
+        assert!(err.to_string().contains("layer"), "{err}");
+
+        let d: PatchDiscriminatorConfig =
+            toml::from_str("arch = 'patch'\nn_layers = 2\nnorm = 'instance'\n").unwrap();
+        assert_eq!(
+            d,
+            PatchDiscriminatorConfig::Patch(PatchConfig {
+                ndf: 64,
+                n_layers: 2,
+                norm: NormKind::Instance
+            })
+        );
+        let back: PatchDiscriminatorConfig = toml::from_str(&toml::to_string(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
+        let d: PatchDiscriminatorConfig = toml::from_str("arch = 'pixel'\nndf = 16").unwrap();
+        assert_eq!(
+            d,
+            PatchDiscriminatorConfig::Pixel(PixelConfig {
+                ndf: 16,
+                norm: NormKind::Batch
+            })
+        );
+        // The pixel discriminator has no layers to count.
+        let err =
+            toml::from_str::<PatchDiscriminatorConfig>("arch = 'pixel'\nn_layers = 2").unwrap_err();
+        assert!(err.to_string().contains("n_layers"), "{err}");
+    }
+
+    #[test]
+    fn translation_ranges_are_checked_with_the_key() {
+        let bad = TranslatorConfig::Unet(UnetConfig {
+            num_downs: Some(17),
+            ..Default::default()
+        });
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("generator.num_downs"), "{err}");
+        let bad = PatchDiscriminatorConfig::Pixel(PixelConfig {
+            ndf: 0,
+            ..Default::default()
+        });
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("discriminator.ndf"), "{err}");
+        assert!(PatchDiscriminatorConfig::default().validate().is_ok());
+        assert!(TranslatorConfig::default().validate().is_ok());
     }
 
     #[test]

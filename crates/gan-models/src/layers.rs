@@ -6,7 +6,7 @@
 //! the reference implementations.
 
 use tch::nn::{self, Init};
-use tch::{Kind, Tensor};
+use tch::{Kind, TchError, Tensor};
 
 /// How a layer's weight is initialised.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -168,6 +168,18 @@ impl Conv2d {
             1,
         )
     }
+
+    /// [`forward_t`](Self::forward_t) returning libtorch's error instead of panicking.
+    pub(crate) fn f_forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor, TchError> {
+        x.f_conv2d(
+            &self.weight.get(train),
+            self.bias.as_ref(),
+            [self.stride, self.stride],
+            [self.padding, self.padding],
+            [1, 1],
+            1,
+        )
+    }
 }
 
 /// A transposed 2D convolution (weight `[in, out, kh, kw]`, as PyTorch).
@@ -200,6 +212,19 @@ impl ConvTranspose2d {
 
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         x.conv_transpose2d(
+            &self.weight,
+            self.bias.as_ref(),
+            [self.stride, self.stride],
+            [self.padding, self.padding],
+            [0, 0],
+            1,
+            [1, 1],
+        )
+    }
+
+    /// [`forward`](Self::forward) returning libtorch's error instead of panicking.
+    pub(crate) fn f_forward(&self, x: &Tensor) -> Result<Tensor, TchError> {
+        x.f_conv_transpose2d(
             &self.weight,
             self.bias.as_ref(),
             [self.stride, self.stride],

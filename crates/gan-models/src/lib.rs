@@ -13,8 +13,18 @@
 //!   normalisation (power-iteration vectors saved with the weights).
 //! * Class conditioning: conditional batch norm in generators, a projection or an
 //!   auxiliary-classifier head in discriminators.
+//! * Image-to-image translation, pix2pix's networks layer for layer (pytorch-CycleGAN-and-pix2pix):
+//!   the U-Net generator ([`UnetGenerator`], `unet_256` / `unet_128` and other depths, any
+//!   in/out channels, non-square sizes), the n-layer PatchGAN ([`PatchDiscriminator`]) and the
+//!   1x1 one ([`PixelDiscriminator`]), with batch or instance norm ([`NormKind`]). They are
+//!   built for a [`TranslationSpec`] through [`Translator`] / [`TranslationDiscriminator`]
+//!   (configs [`TranslatorConfig`], [`PatchDiscriminatorConfig`]; `arch = "unet"`,
+//!   `"patch"`, `"pixel"`), and their forward passes take a [`ForwardMode`]: `Train`, `Eval`,
+//!   or `Stochastic` (pix2pix's test-time dropout and batch statistics, without touching the
+//!   running statistics).
 //!
-//! Networks are built for a [`DataSpec`] (the shape of one sample and the number of classes).
+//! The GAN networks are built for a [`DataSpec`] (the shape of one sample and the number of
+//! classes).
 //!
 //! ```
 //! use gan_models::{DataSpec, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
@@ -37,6 +47,19 @@
 //! let x = g.forward_t(&Tensor::randn([8, 100], (Kind::Float, Device::Cpu)), Some(&y), true)?;
 //! assert_eq!(x.size(), vec![8, 1, 32, 32]);
 //! assert_eq!(d.forward_t(&x, Some(&y), true)?.size(), vec![8]);
+//!
+//! // pix2pix for 32x32 grey -> RGB: a U-Net and a PatchGAN judging cat(A, B).
+//! use gan_models::{ForwardMode, PatchDiscriminatorConfig, TranslationDiscriminator};
+//! use gan_models::{TranslationSpec, Translator, TranslatorConfig};
+//! let spec = TranslationSpec::new(1, 3, 32, 32);
+//! let g_cfg: TranslatorConfig = toml::from_str("arch = 'unet'\nngf = 8")?;
+//! let d_cfg: PatchDiscriminatorConfig = toml::from_str("arch = 'patch'\nndf = 8\nn_layers = 2")?;
+//! let g = Translator::new(&(vs.root() / "tg"), &g_cfg, &spec)?;
+//! let d = TranslationDiscriminator::new(&(vs.root() / "td"), &d_cfg, spec.pair_channels(), 32, 32)?;
+//! let a = Tensor::randn([4, 1, 32, 32], (Kind::Float, Device::Cpu));
+//! let b = g.forward(&a, ForwardMode::Train)?;
+//! let logits = d.forward(&Tensor::cat(&[&a, &b], 1), ForwardMode::Train)?;
+//! assert_eq!(logits.size(), vec![4, 1, 6, 6]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -46,15 +69,21 @@ mod error;
 mod layers;
 mod mlp;
 mod resnet;
+mod translation;
 
 pub use config::{
     Activation, DConditioning, DiscriminatorConfig, GConditioning, GeneratorConfig, MlpConfig,
+    NormKind, PatchConfig, PatchDiscriminatorConfig, PixelConfig, TranslatorConfig, UnetConfig,
     WeightInit,
 };
 pub use dcgan::{DcganDiscriminator, DcganGenerator};
 pub use error::{Error, Result};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
 pub use resnet::{ResnetDiscriminator, ResnetGenerator};
+pub use translation::{
+    ForwardMode, PatchDiscriminator, PixelDiscriminator, TranslationDiscriminator, TranslationSpec,
+    Translator, UnetGenerator,
+};
 
 use tch::nn::{self, ModuleT};
 use tch::Tensor;

@@ -2,51 +2,11 @@
 //! weights gives the same outputs, and every variable has its PyTorch name and shape.
 //! Fixtures come from `scripts/model_fixtures.py`.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+mod common;
 
+use common::{assert_close, fixture, load};
 use gan_models::{DataSpec, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
-use tch::{nn, Device, Tensor};
-
-fn fixture(name: &str) -> BTreeMap<String, Tensor> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    Tensor::read_safetensors(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .into_iter()
-        .collect()
-}
-
-/// Copies `prefix.*` tensors of the fixture into `vs`, asserting that names and shapes match
-/// exactly in both directions (the networks are the same layer for layer).
-fn load(vs: &nn::VarStore, t: &BTreeMap<String, Tensor>, prefix: &str) {
-    let ours = vs.variables();
-    let theirs: BTreeMap<&str, &Tensor> = t
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k, v)))
-        .collect();
-    let mut our_names: Vec<&String> = ours.keys().collect();
-    our_names.sort();
-    let their_names: Vec<&&str> = theirs.keys().collect();
-    assert_eq!(
-        our_names.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        their_names.iter().map(|s| **s).collect::<Vec<_>>()
-    );
-    tch::no_grad(|| {
-        for (name, var) in &ours {
-            let src = theirs[name.as_str()];
-            assert_eq!(var.size(), src.size(), "{name}");
-            var.shallow_clone().copy_(src);
-        }
-    });
-}
-
-fn assert_close(ours: &Tensor, theirs: &Tensor, what: &str) {
-    assert_eq!(ours.size(), theirs.size(), "{what}");
-    let diff = (ours - theirs).abs().max().double_value(&[]);
-    assert!(diff < 2e-5, "{what}: max |diff| = {diff}");
-}
+use tch::{nn, Device};
 
 #[test]
 fn dcgan64_matches_pytorch_examples() {
