@@ -105,17 +105,17 @@ pub(crate) fn mix(mut z: u64) -> u64 {
 }
 
 /// The SplitMix64 generator.
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         mix(self.0)
     }
 
     /// A number in `0..bound` (`bound > 0`) by multiply-high (Lemire), without rejection:
     /// the bias is below `bound / 2^64`, far below anything measurable here.
-    fn below(&mut self, bound: u64) -> u64 {
+    pub(crate) fn below(&mut self, bound: u64) -> u64 {
         ((self.next() as u128 * bound as u128) >> 64) as u64
     }
 }

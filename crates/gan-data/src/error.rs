@@ -87,6 +87,21 @@ pub enum Error {
         /// What was looked for, or why every candidate was dropped.
         reason: String,
     },
+    /// An image of one folder of a pair of folders with no image of the same name in the
+    /// other (see [`PairedDataset::folders`](crate::PairedDataset::folders)).
+    #[error(
+        "{} has no partner: no image named {name} (.png, .jpg or .jpeg) in {}",
+        file.display(),
+        missing_in.display()
+    )]
+    Unpaired {
+        /// The image without a partner.
+        file: PathBuf,
+        /// Its path relative to its folder, without the extension.
+        name: String,
+        /// The folder that lacks it.
+        missing_in: PathBuf,
+    },
     /// Loading options or a data set description that make no sense.
     #[error("invalid data options: {0}")]
     Options(String),

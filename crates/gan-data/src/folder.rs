@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use image::imageops::{self, FilterType};
-use image::{ImageBuffer, Pixel};
+use image::{DynamicImage, ImageBuffer, Pixel};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -240,8 +240,11 @@ fn reason(e: &Error) -> String {
     }
 }
 
-/// Decodes one file into `out` (`[C, H, W]`, `out.len() == C * H * W`).
-fn load_into(path: &Path, opts: &FolderOptions, out: &mut [u8]) -> Result<()> {
+/// Decodes one image file (its format guessed from its bytes), refusing an empty image.
+///
+/// Errors name the file: [`Error::Io`], [`Error::Decode`] (with the decoder's reason) or
+/// [`Error::Format`] for a 0-pixel image.
+pub(crate) fn decode(path: &Path) -> Result<DynamicImage> {
     let img = image::ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
         .map_err(io_err(path))?
@@ -256,6 +259,12 @@ fn load_into(path: &Path, opts: &FolderOptions, out: &mut [u8]) -> Result<()> {
             reason: format!("empty image ({}x{})", img.width(), img.height()),
         });
     }
+    Ok(img)
+}
+
+/// Decodes one file into `out` (`[C, H, W]`, `out.len() == C * H * W`).
+fn load_into(path: &Path, opts: &FolderOptions, out: &mut [u8]) -> Result<()> {
+    let img = decode(path)?;
     // `validate` checked that both fit in u32.
     let (height, width) = (opts.height as u32, opts.width as u32);
     if opts.channels == 1 {
@@ -294,7 +303,7 @@ where
 }
 
 /// Writes interleaved pixels as channel planes (`[C, H, W]`).
-fn write_planes<P>(img: &ImageBuffer<P, Vec<u8>>, out: &mut [u8])
+pub(crate) fn write_planes<P>(img: &ImageBuffer<P, Vec<u8>>, out: &mut [u8])
 where
     P: Pixel<Subpixel = u8>,
 {

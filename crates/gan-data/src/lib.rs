@@ -10,6 +10,13 @@
 //!   labelled by sub-folder, resized and centre-cropped ([`ImageDataset::folder`],
 //!   [`folder`]). [`ImageDataset::to_device`] copies one to the device once; batches are then
 //!   gathered there and scaled to `[-1, 1]` ([`DeviceImages::batch`]).
+//! - Paired images for image-to-image translation ([`PairedDataset`], A `[N, Ca, H, W]` and B
+//!   `[N, Cb, H, W]`, optionally labelled; [`paired`]): pix2pix's aligned A|B files
+//!   ([`PairedDataset::aligned`]), two folders paired by file name
+//!   ([`PairedDataset::folders`]) and the built-in `edges` task, Sobel edges to Fashion-MNIST
+//!   ([`PairedDataset::edges_dir`]). On the device ([`DevicePairs`]) a batch gets pix2pix's
+//!   random crop and flip, the same for both sides of a pair, drawn on the host from
+//!   `(seed, k)` ([`Jitter::params`]).
 //! - [`EpochBatcher`]: seeded per-epoch shuffles whose batch `k` is a function of
 //!   `(seed, k)` alone, so a resumed run replays an uninterrupted one.
 //!
@@ -47,6 +54,30 @@
 //! assert_eq!(EpochBatcher::new(10, 4, 7)?.indices(3), idx);
 //! # Ok::<(), gan_data::Error>(())
 //! ```
+//!
+//! Jittered batches of paired images (here 6 pairs of 4x6 images, grey A and RGB B = 255 -
+//! A), cropped to 3x5 and flipped, the same for both sides:
+//!
+//! ```
+//! use gan_data::{EpochBatcher, Jitter, PairedDataset};
+//! let a: Vec<u8> = (0..6 * 24).map(|v| v as u8).collect();
+//! let b: Vec<u8> = a.chunks(24).flat_map(|img| img.repeat(3)).map(|v| 255 - v).collect();
+//! let pairs = PairedDataset::from_parts(a, [1, 4, 6], b, [3, 4, 6], None, vec![], "demo")?;
+//! let on_device = pairs.to_device(tch::Device::Cpu);
+//!
+//! let jitter = Jitter { crop: Some((3, 5)), flip: true };
+//! let (seed, step) = (7, 3);
+//! let idx = EpochBatcher::new(pairs.len(), 4, seed)?.indices(step);
+//! let params = jitter.params(seed, step, idx.len(), pairs.size())?;
+//! let (x, y, labels) = on_device.batch(&idx, &params);
+//! assert_eq!((x.size(), y.size()), (vec![4, 1, 3, 5], vec![4, 3, 3, 5]));
+//! assert!(labels.is_none());
+//! // B = 255 - A pixel for pixel survives the jitter: in [-1, 1], y = -x on every channel.
+//! assert!((y + x).abs().max().double_value(&[]) < 1e-6);
+//! // The same step gives the same jitter.
+//! assert_eq!(jitter.params(seed, step, 4, pairs.size())?, params);
+//! # Ok::<(), gan_data::Error>(())
+//! ```
 
 mod batcher;
 pub mod cifar;
@@ -54,11 +85,15 @@ mod dataset;
 mod error;
 pub mod folder;
 pub mod idx;
+mod jitter;
 mod mixture;
 pub mod npy;
+pub mod paired;
 
 pub use batcher::EpochBatcher;
 pub use dataset::{DeviceImages, ImageDataset, Split};
 pub use error::{Error, Result};
 pub use folder::FolderOptions;
+pub use jitter::{DevicePairs, Jitter, JitterParams};
 pub use mixture::{points, Mixture2d, MixtureKind, MixtureSampler, ModeMetrics};
+pub use paired::{Direction, PairedDataset, PairedOptions};
