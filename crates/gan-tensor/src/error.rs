@@ -30,6 +30,26 @@ pub enum Error {
         /// The shape that came.
         got: Vec<i64>,
     },
+    /// A file operation failed.
+    #[error("{action} {path}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which path.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing a file's contents failed (the writer's own error).
+    #[error("cannot write {path}")]
+    Write {
+        /// The file that was being written (it is left as it was).
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// An error raised by libtorch.
     #[error(transparent)]
     Torch(#[from] tch::TchError),

@@ -7,6 +7,8 @@
 //!   through tch, so the training loop re-seeds from `(seed, step)` and a resumed run replays
 //!   exactly the same random numbers.
 //! * [`to_array2`] / [`from_array2`]: tensor <-> ndarray (0.16) conversions.
+//! * [`atomic`]: crash-safe file writes (unique hidden temporary file, fsync, rename, fsync
+//!   of the folder), used for every file that must survive a crash.
 //! * [`RuntimeInfo`]: libtorch version, CUDA / cuDNN availability, threads (`gan doctor`).
 //!
 //! ```
@@ -18,11 +20,13 @@
 //! # Ok::<(), gan_tensor::Error>(())
 //! ```
 
+pub mod atomic;
 mod device;
 mod error;
 mod info;
 mod seed;
 
+pub use atomic::{write_atomic, write_atomic_with};
 pub use device::DeviceSpec;
 pub use error::{Error, Result};
 pub use info::RuntimeInfo;
