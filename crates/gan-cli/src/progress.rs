@@ -40,7 +40,12 @@ impl Progress {
                 return;
             }
             Event::Log(r) => {
-                let msg = format!("d_loss {:.4}  g_loss {:.4}", r.d_loss, r.g_loss);
+                let msg = r
+                    .stats
+                    .iter()
+                    .map(|(name, v)| format!("{name} {v:.4}"))
+                    .collect::<Vec<_>>()
+                    .join("  ");
                 if let Some(bar) = &self.bar {
                     bar.set_message(msg);
                     return;
@@ -75,6 +80,18 @@ impl Progress {
                 (None, None) => format!("eval step {}", r.step),
             },
             Event::Checkpoint(p) => format!("checkpoint {}", p.display()),
+            Event::Rollback(r) => format!(
+                "divergence guard: {}; rolled back to step {} ({}), learning rates x{} \
+                 (rollback {})",
+                r.reason,
+                r.step,
+                r.checkpoint
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "the initial weights".into()),
+                r.lr_scale,
+                r.rollbacks
+            ),
         };
         match &self.bar {
             Some(bar) => bar.println(line),

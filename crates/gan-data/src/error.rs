@@ -27,6 +27,9 @@ pub enum Error {
     /// An error raised by libtorch.
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+    /// A crash-safe write failed (names the file).
+    #[error(transparent)]
+    Write(#[from] gan_tensor::Error),
     /// A file or folder that cannot be read.
     #[error("cannot read {}", path.display())]
     Io {

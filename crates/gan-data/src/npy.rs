@@ -27,20 +27,10 @@ fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
 }
 
 fn write(path: &Path, header: Vec<u8>, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("npy.tmp");
-    let io = |source| Error::Io {
-        path: tmp.clone(),
-        source,
-    };
-    let mut f = fs::File::create(&tmp).map_err(io)?;
-    f.write_all(&header)
-        .and_then(|_| f.write_all(data))
-        .and_then(|_| f.sync_all())
-        .map_err(io)?;
-    fs::rename(&tmp, path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    Ok(gan_tensor::write_atomic_with(path, |tmp| {
+        let mut f = fs::File::create(tmp)?;
+        f.write_all(&header).and_then(|_| f.write_all(data))
+    })?)
 }
 
 /// Writes `u8` values of `shape` (C order) to `path` (atomically: temporary file, rename).

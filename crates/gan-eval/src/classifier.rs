@@ -332,16 +332,12 @@ impl Classifier {
         };
         fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
         let weights = dir.join("classifier.safetensors");
-        // VarStore::save picks the format from the extension: keep `.safetensors` last.
-        let tmp = dir.join("classifier.tmp.safetensors");
-        self.vs.save(&tmp)?;
-        fs::rename(&tmp, &weights).map_err(io("cannot replace", &weights))?;
+        // VarStore::save picks the format from the extension, which the temporary name keeps.
+        gan_tensor::write_atomic_with(&weights, |tmp| self.vs.save(tmp))?;
         self.meta.weights_sha256 = sha256(&weights)?;
         let json = dir.join("classifier.json");
-        let tmp = dir.join("classifier.json.tmp");
         let text = serde_json::to_string_pretty(&self.meta).expect("metadata serialises");
-        fs::write(&tmp, text + "\n").map_err(io("cannot write", &tmp))?;
-        fs::rename(&tmp, &json).map_err(io("cannot replace", &json))?;
+        gan_tensor::write_atomic(&json, (text + "\n").as_bytes())?;
         Ok(())
     }
 

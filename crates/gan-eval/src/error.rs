@@ -8,6 +8,9 @@ pub enum Error {
     /// Images or labels that do not fit the classifier or each other.
     #[error("{0}")]
     Shape(String),
+    /// A crash-safe write failed (names the file).
+    #[error(transparent)]
+    Write(#[from] gan_tensor::Error),
     /// A file that cannot be read or written.
     #[error("{action} {path}")]
     Io {

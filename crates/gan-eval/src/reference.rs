@@ -110,17 +110,15 @@ impl FeatureCache {
             }
         };
         fs::create_dir_all(&self.dir).map_err(io("cannot create", &self.dir))?;
-        // The extension must stay `.safetensors` for tch to pick the format.
-        let tmp = path.with_extension(format!("{}.tmp.safetensors", std::process::id()));
         let named: Vec<(&str, Tensor)> = tensors
             .iter()
             .map(|(n, t)| (n.as_str(), t.contiguous()))
             .collect();
-        Tensor::write_safetensors(&named, &tmp)?;
-        fs::rename(&tmp, path).map_err(io("cannot replace", path))?;
+        // The temporary name keeps the `.safetensors` extension.
+        gan_tensor::write_atomic_with(path, |tmp| Tensor::write_safetensors(&named, tmp))?;
         let json = path.with_extension("json");
         let text = serde_json::to_string_pretty(note).expect("JSON value serialises");
-        fs::write(&json, text + "\n").map_err(io("cannot write", &json))?;
+        gan_tensor::write_atomic(&json, (text + "\n").as_bytes())?;
         Ok(())
     }
 }

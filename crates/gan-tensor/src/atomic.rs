@@ -132,7 +132,10 @@ mod tests {
         let b = temp_path(Path::new("out/grid.png"));
         assert_ne!(a, b);
         let name = a.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(name.starts_with(".grid.png.") && name.ends_with(".tmp.png"), "{name}");
+        assert!(
+            name.starts_with(".grid.png.") && name.ends_with(".tmp.png"),
+            "{name}"
+        );
         assert!(is_temp_name(&name));
         assert_eq!(a.parent(), Some(Path::new("out")));
     }

@@ -21,6 +21,8 @@ pub struct Adam {
     exp_avg: Tensor,
     exp_avg_sq: Tensor,
     step: u64,
+    /// 1 (as a 0-d bool tensor on the device) if every gradient of the last update was finite.
+    grads_finite: Tensor,
     /// Learning rate.
     pub lr: f64,
     beta1: f64,
@@ -46,7 +48,9 @@ impl Adam {
         let (flat, spans) = crate::flat::flatten(&tensors, kind, device);
         let exp_avg = flat.zeros_like();
         let exp_avg_sq = flat.zeros_like();
+        let grads_finite = Tensor::ones(Vec::<i64>::new(), (Kind::Bool, device));
         Adam {
+            grads_finite,
             params,
             spans,
             flat,
@@ -74,6 +78,12 @@ impl Adam {
     /// Updates done so far.
     pub fn steps(&self) -> u64 {
         self.step
+    }
+
+    /// Whether every gradient of the last [`step`](Self::step) was finite: a 0-d bool tensor
+    /// on the device, so checking it costs no synchronisation until it is read.
+    pub fn grads_finite(&self) -> &Tensor {
+        &self.grads_finite
     }
 
     /// Zeroes the gradients of the parameters.
@@ -111,6 +121,7 @@ impl Adam {
                 })
                 .collect();
             let g = Tensor::cat(&grads, 0);
+            self.grads_finite = g.isfinite().all();
             let _ = self.exp_avg.lerp_(&g, 1.0 - self.beta1);
             let _ = self.exp_avg_sq.lerp_(&(&g * &g), 1.0 - self.beta2);
             let denom = self.exp_avg_sq.sqrt().g_add_scalar_(eps);

@@ -10,7 +10,6 @@
 //! [`check_layout`] compares names, shapes and dtypes and lists every difference.
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +31,23 @@ pub struct CheckpointMeta {
     pub seed: u64,
     /// Number of tensors in `state.safetensors`.
     pub tensors: usize,
+    /// The model family that wrote it (`gan` for checkpoints older than the field).
+    #[serde(default = "default_family")]
+    pub family: String,
+    /// The divergence guard's learning-rate multiplier in force (1 before any rollback).
+    #[serde(default = "one")]
+    pub lr_scale: f64,
+    /// Rollbacks the divergence guard has made in the run so far.
+    #[serde(default)]
+    pub rollbacks: u32,
+}
+
+fn default_family() -> String {
+    "gan".into()
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// A checkpoint folder found on disk.
@@ -92,9 +108,7 @@ pub fn latest(checkpoints: &Path) -> Result<Option<CheckpointDir>> {
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err("cannot fsync", dir))
+    Ok(gan_tensor::atomic::fsync_dir(dir)?)
 }
 
 /// Writes a checkpoint atomically and prunes to the newest `keep`. Returns its folder.
@@ -147,9 +161,7 @@ pub fn save_with(
             std::io::Error::other("fail point"),
         ));
     }
-    File::open(&state)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err("cannot fsync", &state))?;
+    gan_tensor::atomic::fsync_file(&state)?;
     if fail == Some(FailPoint::BeforeMeta) {
         return Err(io_err(
             "simulated crash before writing",
@@ -157,14 +169,9 @@ pub fn save_with(
         )(std::io::Error::other("fail point")));
     }
 
-    let meta_path = tmp.join("meta.json");
-    let mut f = File::create(&meta_path).map_err(io_err("cannot create", &meta_path))?;
     let json = serde_json::to_vec_pretty(meta).expect("meta serialises");
-    f.write_all(&json)
-        .and_then(|_| f.sync_all())
-        .map_err(io_err("cannot write", &meta_path))?;
-    drop(f);
-    fsync_dir(&tmp)?;
+    // Written last: the folder counts as a checkpoint once this file is in place.
+    gan_tensor::write_atomic(&tmp.join("meta.json"), &json)?;
 
     if final_dir.exists() {
         // Re-saving the same step (e.g. an interrupt right after a periodic save).
@@ -289,6 +296,9 @@ mod tests {
             step,
             seed: 1,
             tensors: 2,
+            family: "gan".into(),
+            lr_scale: 1.0,
+            rollbacks: 0,
         }
     }
 

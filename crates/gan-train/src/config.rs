@@ -24,13 +24,16 @@ pub struct TrainConfig {
     pub device: DeviceSpec,
     /// The data.
     pub data: DataConfig,
-    /// The generator.
+    /// The model family (`[model] family = "gan"`; a config without `[model]` is a GAN).
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// The generator (GAN family).
     #[serde(default)]
     pub generator: GeneratorConfig,
-    /// The discriminator.
+    /// The discriminator (GAN family).
     #[serde(default)]
     pub discriminator: DiscriminatorConfig,
-    /// Loss and regularisers.
+    /// Loss and regularisers (GAN family).
     #[serde(default)]
     pub loss: LossConfig,
     /// Optimiser settings.
@@ -42,6 +45,64 @@ pub struct TrainConfig {
     /// Scores computed at each evaluation, and which one picks the best checkpoint.
     #[serde(default)]
     pub eval: EvalConfig,
+    /// The divergence guard: rollback to the last good checkpoint on NaN, Inf or spikes.
+    #[serde(default)]
+    pub guard: GuardConfig,
+}
+
+/// Which model family trains (`[model] family = "gan"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "family", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ModelConfig {
+    /// A generator of latents (and labels) against a discriminator: `[generator]`,
+    /// `[discriminator]` and `[loss]` describe it.
+    #[default]
+    Gan,
+}
+
+impl ModelConfig {
+    /// The family's name (`gan`), as checkpoints record it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelConfig::Gan => "gan",
+        }
+    }
+}
+
+/// The divergence guard (`[guard]`). At each log it checks every statistic of the steps since
+/// the last one: a non-finite loss or value, a non-finite gradient, or (with
+/// `loss_multiple > 0`) a loss above `loss_multiple` times the median of its last `window`
+/// values. Then it rolls the run back to the newest checkpoint whose tensors are all finite
+/// (or to the initial weights when there is none), multiplies the learning rates by
+/// `lr_factor`, records the event in `metrics.jsonl`, and continues; after `max_rollbacks`
+/// rollbacks it stops naming the step and the checkpoint kept. A checkpoint is never written
+/// from a state holding a non-finite value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardConfig {
+    /// Roll back and continue (false: stop at the first non-finite value).
+    pub enabled: bool,
+    /// A loss above this multiple of its running median is a divergence (0 = off: GAN losses
+    /// can rise tenfold legitimately, so choose it per recipe, e.g. 1000).
+    pub loss_multiple: f64,
+    /// Values in the running median (a spike is judged once the window is full).
+    pub window: usize,
+    /// Learning rates are multiplied by this at each rollback.
+    pub lr_factor: f64,
+    /// Rollbacks allowed before the run stops.
+    pub max_rollbacks: u32,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            enabled: true,
+            loss_multiple: 0.0,
+            window: 100,
+            lr_factor: 0.5,
+            max_rollbacks: 3,
+        }
+    }
 }
 
 /// The score that picks the best checkpoint (`best = "fid"` etc. in `[eval]`).
@@ -482,6 +543,8 @@ impl TrainConfig {
             optim: OptimConfig::default(),
             train: ScheduleConfig::default(),
             eval: EvalConfig::default(),
+            model: ModelConfig::default(),
+            guard: GuardConfig::default(),
         }
     }
 
@@ -509,8 +572,45 @@ impl TrainConfig {
         toml::to_string_pretty(self).expect("a TrainConfig always serialises")
     }
 
-    /// Checks every range; errors name the key.
+    /// Checks every range and the model family's cross-checks; errors name the key.
     pub fn validate(&self) -> Result<()> {
+        self.validate_ranges()?;
+        self.validate_guard()?;
+        match &self.model {
+            ModelConfig::Gan => crate::family::gan::validate(self),
+        }
+    }
+
+    fn validate_guard(&self) -> Result<()> {
+        let g = &self.guard;
+        if !(g.loss_multiple == 0.0 || (g.loss_multiple > 1.0 && g.loss_multiple.is_finite())) {
+            return Err(config_err(
+                "guard.loss_multiple",
+                format!("{} must be 0 (off) or a finite number > 1", g.loss_multiple),
+            ));
+        }
+        if !(1..=100_000).contains(&g.window) {
+            return Err(config_err(
+                "guard.window",
+                format!("{} is not in 1..=100000", g.window),
+            ));
+        }
+        if !(g.lr_factor > 0.0 && g.lr_factor <= 1.0) {
+            return Err(config_err(
+                "guard.lr_factor",
+                format!("{} is not in (0, 1]", g.lr_factor),
+            ));
+        }
+        if g.max_rollbacks > 1000 {
+            return Err(config_err(
+                "guard.max_rollbacks",
+                format!("{} is not in 0..=1000", g.max_rollbacks),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_ranges(&self) -> Result<()> {
         self.generator.validate()?;
         self.discriminator.validate()?;
         let t = &self.train;
@@ -755,6 +855,75 @@ steps = 10
         let packed = format!("{RING}batch_size = 10\n[discriminator]\narch = \"mlp\"\npack = 4\n");
         let err = TrainConfig::from_toml_str(&packed, Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("discriminator.pack = 4"), "{err}");
+    }
+
+    const IMAGES: &str = r#"
+[data]
+kind = "synthetic"
+images = 10
+channels = 1
+height = 16
+width = 16
+classes = 4
+[generator]
+arch = "dcgan"
+conditioning = "G"
+[discriminator]
+arch = "dcgan"
+conditioning = "D"
+"#;
+
+    fn images(g: &str, d: &str) -> String {
+        IMAGES
+            .replace("\"G\"", &format!("\"{g}\""))
+            .replace("\"D\"", &format!("\"{d}\""))
+    }
+
+    #[test]
+    fn the_gan_family_refuses_conditioning_that_would_train_silently_wrong() {
+        let parse = |t: &str| TrainConfig::from_toml_str(t, Path::new("c.toml"));
+        assert!(parse(&images("batch-norm", "projection")).is_ok());
+        assert!(parse(&images("none", "none")).is_ok());
+        let err = parse(&images("batch-norm", "none"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`discriminator.conditioning`"), "{err}");
+        let err = parse(&images("none", "auxiliary-classifier"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`generator.conditioning`"), "{err}");
+        let packed = images("batch-norm", "projection").replace(
+            "conditioning = \"projection\"",
+            "conditioning = \"projection\"\npack = 2",
+        );
+        let err = parse(&packed).unwrap_err().to_string();
+        assert!(
+            err.contains("`discriminator.pack`") && err.contains("first label"),
+            "{err}"
+        );
+        // The family is named in [model]; a config without it is a GAN.
+        let named = format!("[model]\nfamily = \"gan\"\n{}", images("none", "none"));
+        assert_eq!(parse(&named).unwrap().model, ModelConfig::Gan);
+        let err = parse(&format!(
+            "[model]\nfamily = \"vae\"\n{}",
+            images("none", "none")
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("vae"), "{err}");
+    }
+
+    #[test]
+    fn guard_settings_are_checked() {
+        for (patch, key) in [
+            ("[guard]\nlr_factor = 0", "guard.lr_factor"),
+            ("[guard]\nloss_multiple = 0.5", "guard.loss_multiple"),
+            ("[guard]\nwindow = 0", "guard.window"),
+        ] {
+            let err = TrainConfig::from_toml_str(&format!("{RING}{patch}\n"), Path::new("c.toml"))
+                .unwrap_err();
+            assert!(err.to_string().contains(key), "{patch}: {err}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tch::{Device, Tensor};
 
 use crate::config::DataConfig;
 use crate::error::{io_err, Error, Result};
+use crate::plan::DataPlan;
 
 /// What a run trains on, saved as `data.json` in the run folder so that a trained generator
 /// can be rebuilt (and its samples labelled) without loading the data again.
@@ -172,14 +173,10 @@ pub(crate) enum Source {
 }
 
 impl Source {
-    /// Loads the data `cfg` names onto `device`, with batches of `batch` and shuffling seeded
-    /// by `seed`.
-    pub(crate) fn load(
-        cfg: &DataConfig,
-        device: Device,
-        batch: i64,
-        seed: u64,
-    ) -> Result<(Self, DataInfo)> {
+    /// Loads the data the plan names onto `device`, with its batch size and shuffling seeded
+    /// by its seed.
+    pub(crate) fn load(plan: &DataPlan, device: Device) -> Result<(Self, DataInfo)> {
+        let (cfg, batch, seed) = (&plan.config, plan.batch_size, plan.seed);
         if let Some(kind) = cfg.mixture_kind() {
             let data = Mixture2d::new(kind);
             let info = DataInfo {

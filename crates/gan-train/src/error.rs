@@ -89,13 +89,25 @@ pub enum Error {
     #[error("{what} is not finite ({value}) at step {step}; training stopped. The last good checkpoint is {}", last_checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none (no checkpoint was written yet)".into()))]
     NonFinite {
         /// Which quantity.
-        what: &'static str,
+        what: String,
         /// Its value.
         value: f64,
         /// The step (0-based) that produced it.
         step: u64,
         /// The newest checkpoint on disk, untouched.
         last_checkpoint: Option<PathBuf>,
+    },
+    /// The divergence guard used up its rollbacks (`guard.max_rollbacks`).
+    #[error("training diverged: {reason}; stopped after {rollbacks} rollback(s) (guard.max_rollbacks). The newest good checkpoint is {}", checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none (no checkpoint was written yet)".into()))]
+    Diverged {
+        /// What tripped the guard the last time.
+        reason: String,
+        /// The step (0-based) that produced it.
+        step: u64,
+        /// Rollbacks made before giving up.
+        rollbacks: u32,
+        /// The newest checkpoint whose tensors are all finite, kept on disk.
+        checkpoint: Option<PathBuf>,
     },
     /// An evaluation (classifier, Inception, reference features) failed.
     #[error("{what}")]

@@ -27,25 +27,34 @@ pub mod checkpoint;
 mod config;
 mod data;
 mod ema;
+mod engine;
 mod error;
+pub mod family;
 mod flat;
+mod guard;
 mod metrics;
+pub mod plan;
 pub mod plot;
+mod records;
+mod run_dir;
 mod scoring;
-mod trainer;
+mod trained;
 
 pub use adam::Adam;
 pub use config::{
-    BestMetric, DataConfig, EvalConfig, LossConfig, LrSchedule, OptimConfig, ScheduleConfig,
-    TrainConfig,
+    BestMetric, DataConfig, EvalConfig, GuardConfig, LossConfig, LrSchedule, ModelConfig,
+    OptimConfig, ScheduleConfig, TrainConfig,
 };
 pub use data::{load_images, DataInfo};
+pub use engine::Trainer;
 pub use error::{Error, Result};
+pub use family::gan::write_csv;
+pub use family::{Family, Phase, PhaseCtx, StatKind, Stats};
 pub use metrics::MetricsWriter;
+pub use plan::Plan;
+pub use records::{EvalRecord, Event, Outcome, RollbackRecord, TrainRecord};
+pub use run_dir::RunDir;
 pub use scoring::{
     cycle_labels, default_classifier_dir, generate_chunked, metric_value, BestRecord,
 };
-pub use trainer::{
-    write_csv, EvalRecord, Event, Outcome, RunDir, TrainRecord, TrainedGenerator, Trainer,
-    WhichCheckpoint,
-};
+pub use trained::{TrainedGenerator, WhichCheckpoint};

@@ -1,5 +1,5 @@
 //! `metrics.jsonl`: one JSON object per line, each with `kind` and `step`.
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -31,9 +31,7 @@ impl MetricsWriter {
                     kept.push('\n');
                 }
             }
-            let tmp = path.with_extension("jsonl.tmp");
-            fs::write(&tmp, kept).map_err(io_err("cannot write", &tmp))?;
-            fs::rename(&tmp, path).map_err(io_err("cannot replace", path))?;
+            gan_tensor::write_atomic(path, kept.as_bytes())?;
         }
         let file = OpenOptions::new()
             .create(true)

@@ -61,10 +61,7 @@ pub fn scatter_2d(
         }
         put(&mut img, cx, cy, red);
     }
-    img.save(path).map_err(|source| Error::Image {
-        path: path.to_path_buf(),
-        source,
-    })
+    save_png(&img, path)
 }
 
 /// Line plot of several series (e.g. losses) against step, each in its own colour,
@@ -89,10 +86,7 @@ pub fn lines(path: &Path, series: &[(&str, Vec<(f64, f64)>)]) -> Result<()> {
         y1 = y1.max(y);
     }
     if !x0.is_finite() {
-        return img.save(path).map_err(|source| Error::Image {
-            path: path.to_path_buf(),
-            source,
-        });
+        return save_png(&img, path);
     }
     if x1 <= x0 {
         x1 = x0 + 1.0;
@@ -129,10 +123,7 @@ pub fn lines(path: &Path, series: &[(&str, Vec<(f64, f64)>)]) -> Result<()> {
             }
         }
     }
-    img.save(path).map_err(|source| Error::Image {
-        path: path.to_path_buf(),
-        source,
-    })
+    save_png(&img, path)
 }
 
 fn put(img: &mut RgbImage, x: f64, y: f64, c: Rgb<u8>) {
@@ -200,10 +191,12 @@ pub fn image_grid(path: &Path, x: &Tensor, columns: usize) -> Result<()> {
             }
         }
     }
-    img.save(path).map_err(|source| Error::Image {
-        path: path.to_path_buf(),
-        source,
-    })
+    save_png(&img, path)
+}
+
+/// Writes an image atomically (a crash never leaves a torn PNG).
+fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
+    Ok(gan_tensor::write_atomic_with(path, |tmp| img.save(tmp))?)
 }
 
 #[cfg(test)]

@@ -4,16 +4,17 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use gan_data::{ModeMetrics, Split};
+use gan_data::ModeMetrics;
 use gan_eval::{Classifier, Evaluator, FeatureCache, ImageReport, Inception, Reference};
 use gan_models::Generator;
 use gan_tensor::seed_all;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{BestMetric, TrainConfig};
+use crate::config::BestMetric;
 use crate::data::{load_images, DataInfo};
 use crate::error::{io_err, Error, Result};
+use crate::plan::EvalPlan;
 
 /// Generated images per forward pass when sampling many.
 const CHUNK: i64 = 500;
@@ -54,12 +55,15 @@ pub fn default_classifier_dir(name: &str, shape: &[i64]) -> PathBuf {
 }
 
 /// The evaluator `[eval]` asks for (`None` when it asks for no image score).
-pub fn build_evaluator(
-    cfg: &TrainConfig,
+pub(crate) fn build_evaluator(
+    plan: &EvalPlan,
     info: &DataInfo,
     device: Device,
 ) -> Result<Option<Evaluator>> {
-    let e = &cfg.eval;
+    let e = &plan.config;
+    let Some(reference_data) = &plan.reference else {
+        return Ok(None);
+    };
     if !(e.classifier_scores || e.inception) || !info.is_images() {
         return Ok(None);
     }
@@ -93,7 +97,7 @@ pub fn build_evaluator(
     } else {
         None
     };
-    let test = load_images(&cfg.data.with_split(Split::Test)?)?;
+    let test = load_images(reference_data)?;
     let (images, _) = test.to_tensors(Device::Cpu);
     let n = match e.reference_images {
         0 => test.len(),

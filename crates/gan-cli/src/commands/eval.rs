@@ -182,7 +182,7 @@ pub fn handle_command(args: Args) -> Result<()> {
     println!("high quality    {:.2}%", 100.0 * m.high_quality_fraction);
     println!("reverse KL      {:.4}", m.reverse_kl);
     let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(&out, json + "\n").with_context(|| format!("cannot write {}", out.display()))?;
+    gan_tensor::write_atomic(&out, (json + "\n").as_bytes())?;
     println!("wrote {}", out.display());
     Ok(())
 }

@@ -288,9 +288,9 @@ fn score(
     }
     print!("{md}");
     let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(out, json + "\n").with_context(|| format!("cannot write {}", out.display()))?;
+    gan_tensor::write_atomic(out, (json + "\n").as_bytes())?;
     let md_path = out.with_extension("md");
-    std::fs::write(&md_path, &md).with_context(|| format!("cannot write {}", md_path.display()))?;
+    gan_tensor::write_atomic(&md_path, md.as_bytes())?;
     println!(
         "wrote {} and {} ({:.1} s in all)",
         out.display(),

@@ -1,0 +1,486 @@
+//! The GAN family: a generator of latents (and class labels, for conditional models)
+//! against a discriminator. Unconditional, class-conditional (conditional batch norm,
+//! projection) and AC-GAN training, PacGAN packing, every [`gan_losses::GanLoss`], WGAN-GP,
+//! R1/R2 (lazy: a schedule term), `n_critic` (the discriminator phase's repeat count) and a
+//! generator EMA.
+//!
+//! Phases: `d` (repeated `n_critic` times; lazy terms `r1`/`r2` every `loss.r1_every` steps)
+//! then `g`. Statistics: `d_loss`, `d_real`, `d_fake` (mean logits), `g_loss`. Checkpoint
+//! tensors: `g.*`, `d.*`, `g_ema.*`, `opt_g.*`, `opt_d.*`.
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use gan_data::{points, Mixture2d};
+use gan_losses::{grad_norm_sq, gradient_penalty};
+use gan_models::{DConditioning, Discriminator, GConditioning, Generator};
+use gan_tensor::{seed_all, step_seed, Stream};
+use tch::{nn::VarStore, Device, Kind, Tensor};
+
+use super::{
+    copy_into, getter, push_prefixed, sorted_vars, EvalCtx, Family, Phase, PhaseCtx, Stats, StepEnd,
+};
+use crate::adam::Adam;
+use crate::config::{LossConfig, TrainConfig};
+use crate::data::{DataInfo, Source};
+use crate::ema::Ema;
+use crate::error::{config_err, io_err, Error, Result};
+use crate::plan::{DataPlan, GanPlan};
+use crate::plot;
+use crate::records::EvalRecord;
+use crate::scoring;
+
+/// The GAN family's cross-checks, run when a config is read. Each names the key to change.
+pub(crate) fn validate(cfg: &TrainConfig) -> Result<()> {
+    let g_cond = cfg.generator.conditioning() != GConditioning::None;
+    let d_cond = cfg.discriminator.conditioning() != DConditioning::None;
+    if g_cond && !d_cond {
+        return Err(config_err(
+            "discriminator.conditioning",
+            "the generator is class-conditional (generator.conditioning = \"batch-norm\") but \
+             the discriminator is not, so nothing teaches the generator to respect its labels; \
+             set discriminator.conditioning = \"projection\" or \"auxiliary-classifier\", or \
+             generator.conditioning = \"none\"",
+        ));
+    }
+    if d_cond && !g_cond {
+        return Err(config_err(
+            "generator.conditioning",
+            "the discriminator is class-conditional but the generator is not, so its fakes \
+             carry no labels to judge; set generator.conditioning = \"batch-norm\" or \
+             discriminator.conditioning = \"none\"",
+        ));
+    }
+    let pack = cfg.discriminator.pack();
+    if pack > 1 && d_cond {
+        return Err(config_err(
+            "discriminator.pack",
+            format!(
+                "{pack}: a packed discriminator judges {pack} samples with one label, so a \
+                 class-conditional one would ignore all but the first label of each pack; use \
+                 pack = 1 with conditioning"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Networks, optimisers, EMA and data of a GAN run.
+pub struct GanFamily {
+    plan: GanPlan,
+    phases: Vec<Phase>,
+    source: Source,
+    info: DataInfo,
+    vs_g: VarStore,
+    vs_d: VarStore,
+    vs_ema: VarStore,
+    g: Generator,
+    d: Discriminator,
+    g_ema: Generator,
+    opt_g: Adam,
+    opt_d: Adam,
+    ema: Ema,
+    device: Device,
+    /// The last real batch of the `d` phase, for losses whose generator side needs real
+    /// logits (relativistic).
+    last_real: Option<(Tensor, Option<Tensor>)>,
+}
+
+impl std::fmt::Debug for GanFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GanFamily")
+            .field("phases", &self.phases)
+            .field("data", &self.info.name)
+            .finish()
+    }
+}
+
+impl GanFamily {
+    /// Loads the data and builds the networks (weights from `step_seed(seed, Init, 0)`).
+    pub fn new(plan: &GanPlan, data: &DataPlan, device: Device) -> Result<Self> {
+        let (source, info) = Source::load(data, device)?;
+        let spec = info.spec();
+        seed_all(step_seed(data.seed, Stream::Init, 0));
+        let vs_g = VarStore::new(device);
+        let vs_d = VarStore::new(device);
+        let mut vs_ema = VarStore::new(device);
+        let g = Generator::new(&vs_g.root(), &plan.generator, &spec)?;
+        let d = Discriminator::new(&vs_d.root(), &plan.discriminator, &spec)?;
+        let g_ema = Generator::new(&vs_ema.root(), &plan.generator, &spec)?;
+        vs_ema.copy(&vs_g)?;
+        vs_ema.freeze();
+        let o = &plan.optim;
+        let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps);
+        let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps);
+        let ema = Ema::new(&vs_g, &opt_g, &vs_ema);
+        let l = &plan.loss;
+        let mut d_phase = Phase::new("d", "opt_d");
+        d_phase.repeat = plan.n_critic;
+        if l.r1_gamma > 0.0 {
+            d_phase.lazy_terms.push(("r1", l.r1_every));
+        }
+        if l.r2_gamma > 0.0 {
+            d_phase.lazy_terms.push(("r2", l.r1_every));
+        }
+        let phases = vec![d_phase, Phase::new("g", "opt_g")];
+        Ok(GanFamily {
+            plan: plan.clone(),
+            phases,
+            source,
+            info,
+            vs_g,
+            vs_d,
+            vs_ema,
+            g,
+            d,
+            g_ema,
+            opt_g,
+            opt_d,
+            ema,
+            device,
+            last_real: None,
+        })
+    }
+
+    /// Latents and (for a conditional generator) uniformly drawn class labels for `b` fakes.
+    fn latents(&self, b: i64) -> (Tensor, Option<Tensor>) {
+        let z = Tensor::randn([b, self.g.latent_dim()], (Kind::Float, self.device));
+        let y = self.g.conditional().then(|| {
+            Tensor::randint(
+                self.info.class_names.len() as i64,
+                [b],
+                (Kind::Int64, self.device),
+            )
+        });
+        (z, y)
+    }
+
+    /// One discriminator update (one repetition of the `d` phase).
+    fn d_phase(&mut self, ctx: &PhaseCtx, stats: &mut Stats) -> Result<()> {
+        let b = self.plan.batch_size;
+        let lc: &LossConfig = &self.plan.loss;
+        let n_critic = ctx.phase.repeat as u64;
+        // Penalties see a pack (the discriminator's unit of judgement) as one sample:
+        // inputs are viewed as [B / pack, pack * sample size] and one gradient norm is taken
+        // per pack. `full` restores the discriminator's input shape [B, sample shape...].
+        let pack = self.d.pack();
+        let mut full_shape = vec![-1i64];
+        full_shape.extend(&self.info.shape);
+        let full = |t: &Tensor| t.reshape(full_shape.as_slice());
+        let as_packs = |t: &Tensor| t.reshape([b / pack, -1]);
+        // The label of a pack is its first sample's (auxiliary-classifier targets); packing
+        // with labels is refused by `validate`, so packs of conditional runs are samples.
+        let pack_labels = |y: &Tensor| y.view([b / pack, pack]).select(1, 0);
+        let lazy = lc.r1_every as f64;
+        let r1 = if ctx.term_due("r1") {
+            lc.r1_gamma * lazy
+        } else {
+            0.0
+        };
+        let r2 = if ctx.term_due("r2") {
+            lc.r2_gamma * lazy
+        } else {
+            0.0
+        };
+        let (real, y_real) = self.source.real(b, ctx.step * n_critic + ctx.index as u64);
+        // The gradient penalty judges interpolates of real and fake pairs, so with a
+        // conditional discriminator both sides of a pair carry the same (real) label.
+        let (z, y_fake) = if lc.gp_weight > 0.0 && self.d.conditional() {
+            let z = Tensor::randn([b, self.g.latent_dim()], (Kind::Float, self.device));
+            (z, y_real.as_ref().map(|y| y.shallow_clone()))
+        } else {
+            self.latents(b)
+        };
+        let fake = tch::no_grad(|| self.g.forward_t(&z, y_fake.as_ref(), true))?;
+        let real_in = if r1 > 0.0 {
+            as_packs(&real).detach().set_requires_grad(true)
+        } else {
+            as_packs(&real)
+        };
+        let fake_in = if r2 > 0.0 {
+            as_packs(&fake).detach().set_requires_grad(true)
+        } else {
+            as_packs(&fake)
+        };
+        let (l_real, l_fake, aux_real, aux_fake) = if self.d.batch_independent() {
+            // One pass over real and fake together: half the operations, same logits.
+            let both = Tensor::cat(&[full(&real_in), full(&fake_in)], 0);
+            let y_both = match (&y_real, &y_fake) {
+                (Some(yr), Some(yf)) => Some(Tensor::cat(&[yr, yf], 0)),
+                _ => None,
+            };
+            let (l, aux) = self.d.forward_full(&both, y_both.as_ref(), true)?;
+            let n = b / pack;
+            let split = |t: &Tensor| (t.narrow(0, 0, n), t.narrow(0, n, n));
+            let (lr, lf) = split(&l);
+            let (ar, af) = match aux.as_ref().map(split) {
+                Some((ar, af)) => (Some(ar), Some(af)),
+                None => (None, None),
+            };
+            (lr, lf, ar, af)
+        } else {
+            let (lr, ar) = self
+                .d
+                .forward_full(&full(&real_in), y_real.as_ref(), true)?;
+            let (lf, af) = self
+                .d
+                .forward_full(&full(&fake_in), y_fake.as_ref(), true)?;
+            (lr, lf, ar, af)
+        };
+        let mut loss = lc.kind.discriminator(&l_real, &l_fake)?;
+        if lc.gp_weight > 0.0 {
+            let d = &self.d;
+            let y = y_real.as_ref();
+            let critic = |x: &Tensor| d.forward_t(&full(x), y, true);
+            loss += gradient_penalty_checked(critic, &as_packs(&real), &as_packs(&fake), lc)?
+                * lc.gp_weight;
+        }
+        if r1 > 0.0 {
+            loss += grad_norm_sq(&l_real, &real_in)?.mean(Kind::Float) * (r1 / 2.0);
+        }
+        if r2 > 0.0 {
+            loss += grad_norm_sq(&l_fake, &fake_in)?.mean(Kind::Float) * (r2 / 2.0);
+        }
+        if let (Some(a), Some(y)) = (&aux_real, &y_real) {
+            loss += a.cross_entropy_for_logits(&pack_labels(y)) * lc.aux_weight;
+        }
+        if let (Some(a), Some(y)) = (&aux_fake, &y_fake) {
+            loss += a.cross_entropy_for_logits(&pack_labels(y)) * lc.aux_weight;
+        }
+        self.opt_d.zero_grad();
+        loss.backward();
+        self.opt_d.step();
+        stats.loss("d_loss", &loss);
+        stats.value("d_real", &l_real.detach().mean(Kind::Float));
+        stats.value("d_fake", &l_fake.detach().mean(Kind::Float));
+        stats.grads_finite("d_grads", self.opt_d.grads_finite());
+        self.last_real = Some((real, y_real));
+        Ok(())
+    }
+
+    /// One generator update.
+    fn g_phase(&mut self, stats: &mut Stats) -> Result<()> {
+        let b = self.plan.batch_size;
+        let lc = &self.plan.loss;
+        let pack = self.d.pack();
+        let pack_labels = |y: &Tensor| y.view([b / pack, pack]).select(1, 0);
+        // The discriminator is frozen while the generator's graph is recorded (autograd
+        // decides at record time), so the generator step computes no discriminator gradients.
+        self.vs_d.freeze();
+        let g_loss = (|| -> Result<Tensor> {
+            let (z, y_fake) = self.latents(b);
+            let fake = self.g.forward_t(&z, y_fake.as_ref(), true)?;
+            let (l_fake, aux_fake) = self.d.forward_full(&fake, y_fake.as_ref(), true)?;
+            let l_real = match &self.last_real {
+                Some((real, y_real)) if lc.kind.needs_real_for_generator() => {
+                    self.d.forward_t(real, y_real.as_ref(), true)?.detach()
+                }
+                _ => l_fake.detach(),
+            };
+            let mut loss = lc.kind.generator(&l_real, &l_fake)?;
+            if let (Some(a), Some(y)) = (&aux_fake, &y_fake) {
+                loss += a.cross_entropy_for_logits(&pack_labels(y)) * lc.aux_weight;
+            }
+            Ok(loss)
+        })();
+        self.vs_d.unfreeze();
+        let g_loss = g_loss?;
+        self.opt_g.zero_grad();
+        g_loss.backward();
+        self.opt_g.step();
+        stats.loss("g_loss", &g_loss);
+        stats.grads_finite("g_grads", self.opt_g.grads_finite());
+        Ok(())
+    }
+
+    /// `n` samples from the EMA generator with latents seeded by `seed` (eval mode: no
+    /// statistics change); `labels` (`[n]`) for a conditional generator.
+    fn sample_ema(&self, n: i64, seed: i64, labels: Option<&Tensor>) -> Result<Tensor> {
+        sample_generator(&self.g_ema, n, seed, labels, self.device)
+    }
+}
+
+/// WGAN-GP through a discriminator whose forward pass can fail (it was already run on these
+/// shapes, so it does not; an error still surfaces as an error, not a panic).
+fn gradient_penalty_checked(
+    critic: impl Fn(&Tensor) -> gan_models::Result<Tensor>,
+    real: &Tensor,
+    fake: &Tensor,
+    lc: &LossConfig,
+) -> Result<Tensor> {
+    let failure = std::cell::RefCell::new(None);
+    let penalty = gradient_penalty(
+        |x| match critic(x) {
+            Ok(t) => t,
+            Err(e) => {
+                *failure.borrow_mut() = Some(e);
+                x.sum_dim_intlist(&[1i64][..], false, Kind::Float)
+            }
+        },
+        real,
+        fake,
+        lc.gp_target,
+    )?;
+    match failure.into_inner() {
+        Some(e) => Err(e.into()),
+        None => Ok(penalty),
+    }
+}
+
+impl Family for GanFamily {
+    fn name(&self) -> &'static str {
+        "gan"
+    }
+
+    fn phases(&self) -> &[Phase] {
+        &self.phases
+    }
+
+    fn set_lr_factor(&mut self, factor: f64) {
+        self.opt_g.lr = self.plan.optim.lr_g * factor;
+        self.opt_d.lr = self.plan.optim.lr_d * factor;
+    }
+
+    fn run_phase(&mut self, ctx: &PhaseCtx, stats: &mut Stats) -> Result<()> {
+        match ctx.phase.name {
+            "d" => self.d_phase(ctx, stats),
+            _ => self.g_phase(stats),
+        }
+    }
+
+    fn end_step(&mut self, end: &StepEnd) -> Result<()> {
+        // EMA of every generator tensor (weights and batch-norm statistics).
+        self.ema.update(end.ema_beta);
+        Ok(())
+    }
+
+    fn state(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        push_prefixed(&mut out, "g", sorted_vars(&self.vs_g));
+        push_prefixed(&mut out, "d", sorted_vars(&self.vs_d));
+        push_prefixed(&mut out, "g_ema", sorted_vars(&self.vs_ema));
+        push_prefixed(&mut out, "opt_g", self.opt_g.state());
+        push_prefixed(&mut out, "opt_d", self.opt_d.state());
+        out
+    }
+
+    fn load_state(&mut self, tensors: &BTreeMap<String, Tensor>) -> Result<()> {
+        copy_into(&sorted_vars(&self.vs_g), "g", tensors)?;
+        copy_into(&sorted_vars(&self.vs_d), "d", tensors)?;
+        copy_into(&sorted_vars(&self.vs_ema), "g_ema", tensors)?;
+        self.opt_g.load_state(&getter(tensors, "opt_g"))?;
+        self.opt_d.load_state(&getter(tensors, "opt_d"))?;
+        self.last_real = None;
+        Ok(())
+    }
+
+    /// 2D data: mode metrics, a samples CSV and a scatter plot; images: a sample grid from a
+    /// fixed latent batch (one row per class for conditional models) and the `[eval]` scores.
+    fn evaluate(&mut self, ctx: &EvalCtx) -> Result<EvalRecord> {
+        let seed = step_seed(ctx.seed, Stream::Eval, 0);
+        let step = ctx.step;
+        if let Some(mixture) = self.source.mixture() {
+            let x = self.sample_ema(ctx.samples, seed, None)?;
+            let pts = points(&x)?;
+            let modes = mixture.evaluate(&pts)?;
+            let csv = ctx.run.samples().join(format!("step-{step:09}.csv"));
+            write_csv(&csv, &pts)?;
+            let png = ctx.run.plots().join(format!("samples-step-{step:09}.png"));
+            scatter(mixture, &png, &pts)?;
+            copy_latest(&png, &ctx.run.plots().join("samples-latest.png"))?;
+            return Ok(EvalRecord {
+                modes: Some(modes),
+                ..EvalRecord::new(step)
+            });
+        }
+        let (labels, columns) = grid_layout(&self.info, self.g_ema.conditional(), self.device);
+        let n = labels.as_ref().map_or(64, |l| l.size()[0]);
+        let x = self.sample_ema(n, seed, labels.as_ref())?;
+        let png = ctx.run.samples().join(format!("step-{step:09}.png"));
+        plot::image_grid(&png, &x, columns)?;
+        copy_latest(&png, &ctx.run.plots().join("samples-latest.png"))?;
+        let scores = match ctx.evaluator {
+            Some(ev) => {
+                let n = ctx.samples;
+                let labels = self
+                    .g_ema
+                    .conditional()
+                    .then(|| scoring::cycle_labels(n, self.info.class_names.len() as i64));
+                let seed = step_seed(ctx.seed, Stream::Eval, 1);
+                let x =
+                    scoring::generate_chunked(&self.g_ema, n, seed, labels.as_ref(), self.device)?;
+                let labels: Option<Vec<i64>> =
+                    labels.as_ref().map(Vec::<i64>::try_from).transpose()?;
+                let report = ev
+                    .evaluate(&plot::to_u8(&x), labels.as_deref(), &mut |_, _, _| {})
+                    .map_err(|source| Error::Eval {
+                        what: format!("scoring samples at step {step}"),
+                        source,
+                    })?;
+                Some(report)
+            }
+            None => None,
+        };
+        Ok(EvalRecord {
+            grid: Some(png),
+            scores,
+            ..EvalRecord::new(step)
+        })
+    }
+
+    fn data_info(&self) -> &DataInfo {
+        &self.info
+    }
+}
+
+/// `n` samples of `g` (eval mode) from latents seeded by `seed`, drawn on `device`.
+pub(crate) fn sample_generator(
+    g: &Generator,
+    n: i64,
+    seed: i64,
+    labels: Option<&Tensor>,
+    device: Device,
+) -> Result<Tensor> {
+    seed_all(seed);
+    let z = Tensor::f_randn([n, g.latent_dim()], (Kind::Float, device))?;
+    let labels = labels.map(|l| l.to_device(device));
+    Ok(tch::no_grad(|| g.forward_t(&z, labels.as_ref(), false))?)
+}
+
+/// Labels and column count of an evaluation grid: 10 columns per class row for a conditional
+/// generator (`None` labels and 8 columns of 64 samples otherwise).
+fn grid_layout(info: &DataInfo, conditional: bool, device: Device) -> (Option<Tensor>, usize) {
+    if conditional {
+        let k = info.class_names.len() as i64;
+        let labels =
+            Tensor::arange(k, (Kind::Int64, device)).repeat_interleave_self_int(10, 0, None);
+        (Some(labels), 10)
+    } else {
+        (None, 8)
+    }
+}
+
+/// Replaces `latest` with a copy of `src`, atomically.
+fn copy_latest(src: &Path, latest: &Path) -> Result<()> {
+    let bytes = fs::read(src).map_err(io_err("cannot read", src))?;
+    Ok(gan_tensor::write_atomic(latest, &bytes)?)
+}
+
+/// Writes `x,y` lines, no header (atomically).
+pub fn write_csv(path: &Path, pts: &[[f32; 2]]) -> Result<()> {
+    let mut s = String::with_capacity(pts.len() * 24);
+    for [x, y] in pts {
+        s.push_str(&format!("{x},{y}\n"));
+    }
+    Ok(gan_tensor::write_atomic(path, s.as_bytes())?)
+}
+
+fn scatter(data: &Mixture2d, path: &Path, pts: &[[f32; 2]]) -> Result<()> {
+    let extent = data
+        .means()
+        .iter()
+        .flatten()
+        .fold(0f64, |a, &b| a.max(b.abs()))
+        * 1.375;
+    plot::scatter_2d(path, pts, data.means(), 3.0 * data.std(), extent)
+}

@@ -1,0 +1,150 @@
+//! The config resolved once into the typed parts each component needs: the data source gets
+//! a [`DataPlan`], the model family its own plan ([`ModelPlan`]), the evaluation an
+//! [`EvalPlan`], the engine the schedule and the guard. Nothing below the engine sees the
+//! whole [`TrainConfig`].
+use gan_data::Split;
+use gan_models::{DiscriminatorConfig, GeneratorConfig};
+use gan_tensor::DeviceSpec;
+
+use crate::config::{
+    DataConfig, EvalConfig, GuardConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig,
+};
+use crate::error::Result;
+
+/// What the data source needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataPlan {
+    /// The data set.
+    pub config: DataConfig,
+    /// Samples per batch.
+    pub batch_size: i64,
+    /// The run seed (shuffles and weights derive from it).
+    pub seed: u64,
+}
+
+/// What the GAN family needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GanPlan {
+    /// The generator.
+    pub generator: GeneratorConfig,
+    /// The discriminator.
+    pub discriminator: DiscriminatorConfig,
+    /// Losses and penalties.
+    pub loss: LossConfig,
+    /// Optimiser settings (base learning rates; the engine supplies the factor).
+    pub optim: OptimConfig,
+    /// Discriminator steps per generator step (the `d` phase's repeat count).
+    pub n_critic: u32,
+    /// Samples per batch.
+    pub batch_size: i64,
+}
+
+/// The model family and its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelPlan {
+    /// The GAN family.
+    Gan(GanPlan),
+}
+
+/// What periodic evaluation needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalPlan {
+    /// The `[eval]` section.
+    pub config: EvalConfig,
+    /// Samples drawn for scores.
+    pub samples: i64,
+    /// The real images scores compare with (the data set's test split), when `[eval]` asks
+    /// for image scores.
+    pub reference: Option<DataConfig>,
+    /// Evaluate every this many steps (0: only at the end).
+    pub every: u64,
+}
+
+/// The engine's schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedulePlan {
+    /// Steps in total.
+    pub steps: u64,
+    /// Write a training record every this many steps.
+    pub log_every: u64,
+    /// Checkpoint every this many steps (and at the end).
+    pub checkpoint_every: u64,
+    /// Checkpoints kept.
+    pub keep_checkpoints: usize,
+    /// EMA decay (the engine applies its warm-up).
+    pub ema_decay: f64,
+    /// Learning-rate schedule (a function of the step and `steps`).
+    pub optim: OptimConfig,
+}
+
+/// A validated config, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The run seed.
+    pub seed: u64,
+    /// Where to train.
+    pub device: DeviceSpec,
+    /// libtorch CPU threads (0: libtorch's default).
+    pub threads: i32,
+    /// The data.
+    pub data: DataPlan,
+    /// The family.
+    pub model: ModelPlan,
+    /// The schedule.
+    pub schedule: SchedulePlan,
+    /// Evaluation.
+    pub eval: EvalPlan,
+    /// The divergence guard.
+    pub guard: GuardConfig,
+}
+
+impl Plan {
+    /// Validates `cfg` and splits it into its parts.
+    pub fn resolve(cfg: &TrainConfig) -> Result<Plan> {
+        cfg.validate()?;
+        let t = &cfg.train;
+        let model = match &cfg.model {
+            ModelConfig::Gan => ModelPlan::Gan(GanPlan {
+                generator: cfg.generator.clone(),
+                discriminator: cfg.discriminator.clone(),
+                loss: cfg.loss.clone(),
+                optim: cfg.optim.clone(),
+                n_critic: t.n_critic,
+                batch_size: t.batch_size,
+            }),
+        };
+        let e = &cfg.eval;
+        let images = cfg.data.mixture_kind().is_none();
+        let reference = if images && (e.classifier_scores || e.inception) {
+            Some(cfg.data.with_split(Split::Test)?)
+        } else {
+            None
+        };
+        Ok(Plan {
+            seed: cfg.seed,
+            device: cfg.device,
+            threads: t.threads,
+            data: DataPlan {
+                config: cfg.data.clone(),
+                batch_size: t.batch_size,
+                seed: cfg.seed,
+            },
+            model,
+            schedule: SchedulePlan {
+                steps: t.steps,
+                log_every: t.log_every,
+                checkpoint_every: t.checkpoint_every,
+                keep_checkpoints: t.keep_checkpoints,
+                ema_decay: t.ema_decay,
+                optim: cfg.optim.clone(),
+            },
+            eval: EvalPlan {
+                config: e.clone(),
+                samples: t.eval_samples,
+                reference,
+                every: t.eval_every,
+            },
+            guard: cfg.guard.clone(),
+        })
+    }
+}

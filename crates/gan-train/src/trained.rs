@@ -1,0 +1,166 @@
+//! Loading a trained GAN generator for sampling and evaluation.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use gan_data::Mixture2d;
+use gan_models::Generator;
+use tch::{nn::VarStore, Device, Tensor};
+
+use crate::checkpoint;
+use crate::config::{ModelConfig, TrainConfig};
+use crate::data::DataInfo;
+use crate::engine::layout;
+use crate::error::{Error, Result};
+use crate::family::gan::sample_generator;
+use crate::family::{copy_into, sorted_vars};
+use crate::run_dir::RunDir;
+use crate::scoring::{self, BestRecord};
+
+/// Which checkpoint of a run to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WhichCheckpoint {
+    /// The newest in `checkpoints/`.
+    Latest,
+    /// The one `best/best.json` names.
+    Best,
+    /// A checkpoint folder.
+    Dir(PathBuf),
+}
+
+impl std::str::FromStr for WhichCheckpoint {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Ok(match s {
+            "latest" => WhichCheckpoint::Latest,
+            "best" => WhichCheckpoint::Best,
+            dir => WhichCheckpoint::Dir(PathBuf::from(dir)),
+        })
+    }
+}
+
+/// The checkpoint folder `which` names in `run`.
+pub(crate) fn checkpoint_path(run: &RunDir, which: &WhichCheckpoint) -> Result<PathBuf> {
+    Ok(match which {
+        WhichCheckpoint::Latest => {
+            checkpoint::latest(&run.checkpoints())?
+                .ok_or_else(|| Error::NoCheckpoint(run.root.clone()))?
+                .path
+        }
+        WhichCheckpoint::Best => {
+            BestRecord::read(&run.best())?
+                .ok_or_else(|| Error::Config {
+                    key: "--checkpoint best".into(),
+                    message: format!(
+                        "{} has no best checkpoint (set eval.best in the config)",
+                        run.root.display()
+                    ),
+                })?
+                .checkpoint
+        }
+        WhichCheckpoint::Dir(d) => d.clone(),
+    })
+}
+
+/// A trained EMA generator loaded from a GAN run folder.
+#[derive(Debug)]
+pub struct TrainedGenerator {
+    /// The run's config.
+    pub config: TrainConfig,
+    /// What the run trained on.
+    pub info: DataInfo,
+    /// The checkpoint's step.
+    pub step: u64,
+    /// The checkpoint folder.
+    pub checkpoint: PathBuf,
+    generator: Generator,
+    device: Device,
+    _vs: VarStore,
+}
+
+impl TrainedGenerator {
+    /// Loads the EMA generator of the newest checkpoint in `run_dir` onto `device`.
+    pub fn load(run_dir: &Path, device: Device) -> Result<Self> {
+        Self::load_which(run_dir, &WhichCheckpoint::Latest, device)
+    }
+
+    /// Loads the EMA generator of the newest, the best (`eval.best`) or a given checkpoint.
+    pub fn load_which(run_dir: &Path, which: &WhichCheckpoint, device: Device) -> Result<Self> {
+        let run = RunDir::new(run_dir);
+        let config = TrainConfig::from_toml_file(&run.config())?;
+        if config.model != ModelConfig::Gan {
+            return Err(Error::Config {
+                key: "model.family".into(),
+                message: format!(
+                    "{} is a `{}` run, not a generator of latents",
+                    run.root.display(),
+                    config.model.name()
+                ),
+            });
+        }
+        let ckpt_path = checkpoint_path(&run, which)?;
+        let loaded = checkpoint::load(&ckpt_path)?;
+        let info = DataInfo::read(&run.data_info())?;
+        let vs = VarStore::new(device);
+        let generator = Generator::new(&vs.root(), &config.generator, &info.spec())?;
+        let vars = sorted_vars(&vs);
+        let expected = layout(
+            &vars
+                .iter()
+                .map(|(n, t)| (format!("g_ema.{n}"), t.shallow_clone()))
+                .collect::<Vec<_>>(),
+        );
+        let subset: BTreeMap<String, Tensor> = loaded
+            .tensors
+            .iter()
+            .filter(|(k, _)| k.starts_with("g_ema."))
+            .map(|(k, v)| (k.clone(), v.shallow_clone()))
+            .collect();
+        checkpoint::check_layout(&ckpt_path, &expected, &subset)?;
+        copy_into(&vars, "g_ema", &subset)?;
+        Ok(TrainedGenerator {
+            config,
+            info,
+            step: loaded.meta.step,
+            checkpoint: ckpt_path,
+            generator,
+            device,
+            _vs: vs,
+        })
+    }
+
+    /// Whether samples need class labels.
+    pub fn conditional(&self) -> bool {
+        self.generator.conditional()
+    }
+
+    /// Size of the latent vector.
+    pub fn latent_dim(&self) -> i64 {
+        self.generator.latent_dim()
+    }
+
+    /// `n` samples from latents seeded by `seed`; `labels` (`[n]`, any device) for a
+    /// conditional generator.
+    pub fn sample(&self, n: i64, seed: i64, labels: Option<&Tensor>) -> Result<Tensor> {
+        sample_generator(&self.generator, n, seed, labels, self.device)
+    }
+
+    /// `n` images in `[-1, 1]` on the CPU, generated in chunks from one latent batch seeded
+    /// by `seed` (drawn on the CPU: the same latents on every device); `labels` as above.
+    pub fn generate_images(&self, n: i64, seed: i64, labels: Option<&Tensor>) -> Result<Tensor> {
+        scoring::generate_chunked(&self.generator, n, seed, labels, self.device)
+    }
+
+    /// Samples for given latents `z` (`[n, latent_dim]`) and labels.
+    pub fn generate(&self, z: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
+        let z = z.to_device(self.device);
+        let labels = labels.map(|l| l.to_device(self.device));
+        Ok(tch::no_grad(|| {
+            self.generator.forward_t(&z, labels.as_ref(), false)
+        })?)
+    }
+
+    /// The mixture the run was trained on, for 2D runs.
+    pub fn mixture(&self) -> Option<Mixture2d> {
+        self.config.data.mixture_kind().map(Mixture2d::new)
+    }
+}
