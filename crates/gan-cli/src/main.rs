@@ -6,6 +6,7 @@
 //! gan eval --run DIR [--n N] [--classifier DIR] [--out FILE.json]
 //! gan eval --samples FILE.csv --data ring|grid   |   --samples FILE.npy --classifier DIR
 //! gan classifier train --data fashion-mnist|mnist|cifar10 [--pad N]   |   --config FILE
+//! gan translate --run DIR --input FILE.npy|FILE.png|DIR --out FILE.npy|FILE.png|DIR [--mode stochastic|eval]
 //! gan interpolate --run DIR --out FILE.png [--steps N] [--rows N] [--class K]
 //! gan doctor
 //! ```
@@ -33,6 +34,8 @@ enum Command {
     Sample(commands::sample::Args),
     /// Score a run (or a file of samples) and write the metrics as JSON.
     Eval(commands::eval::Args),
+    /// Translate images with a trained translator (pix2pix runs).
+    Translate(commands::translate::Args),
     /// Write a latent interpolation strip (image models).
     Interpolate(commands::interpolate::Args),
     /// Train the domain classifier that scores generated images.
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Train(a) => commands::train::handle_command(a),
         Command::Sample(a) => commands::sample::handle_command(a),
         Command::Eval(a) => commands::eval::handle_command(a),
+        Command::Translate(a) => commands::translate::handle_command(a),
         Command::Interpolate(a) => commands::interpolate::handle_command(a),
         Command::Classifier(a) => commands::classifier::handle_command(a),
         Command::Doctor(a) => commands::doctor::handle_command(a),

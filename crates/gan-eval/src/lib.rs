@@ -11,6 +11,9 @@
 //! * [`Evaluator`] puts them together for a set of `u8` images against a [`Reference`] split,
 //!   with the reference side cached on disk by [`FeatureCache`], and returns an
 //!   [`ImageReport`] (JSON, Markdown) recording the extractors' hashes and preprocessing.
+//! * Paired scores of image-to-image translation: [`translation_scores`] (L1, PSNR and
+//!   Gaussian-window SSIM of `u8` outputs against their targets, as
+//!   `scripts/pix2pix_edges.py`), in a [`TranslationScores`].
 //!
 //! ```
 //! use gan_eval::classifier_scores;
@@ -34,6 +37,7 @@ mod metrics;
 mod reference;
 mod scores;
 mod stacked;
+mod translation;
 
 pub use classifier::{
     sha256, Classifier, ClassifierConfig, ClassifierMeta, TrainEvent, FORMAT_VERSION,
@@ -53,3 +57,4 @@ pub use metrics::{
 pub use reference::{take, CacheOutcome, FeatureCache};
 pub use scores::{classifier_scores, ClassifierScores};
 pub use stacked::{stacked_modes, StackedModes};
+pub use translation::{translation_scores, TranslationScores};

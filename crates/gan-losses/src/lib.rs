@@ -10,6 +10,8 @@
 //!   (unscaled: multiply by `gamma / 2`), and [`grad_norm_sq`] to compute R1 from the logits
 //!   of the main discriminator pass. All are differentiable with respect to the
 //!   discriminator's parameters (double backward).
+//! * Reconstruction losses of image-to-image translation: [`l1`] (pix2pix's
+//!   `lambda_L1 * |G(A) - B|`).
 //!
 //! Losses are pure functions of tensors: no module, optimizer or device handling. Wrong
 //! shapes, empty batches, non-float or undefined tensors and device mismatches are
@@ -57,9 +59,11 @@ mod check;
 mod error;
 pub mod functional;
 mod penalty;
+mod reconstruction;
 
 pub use error::{Error, Result};
 pub use penalty::{grad_norm_sq, gradient_penalty, r1_penalty, r2_penalty};
+pub use reconstruction::l1;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

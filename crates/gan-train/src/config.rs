@@ -1,9 +1,11 @@
 //! The run configuration: typed, `deny_unknown_fields`, validated, saved into the run folder.
 use std::path::{Path, PathBuf};
 
-use gan_data::{MixtureKind, Split};
+use gan_data::{Direction, Jitter, MixtureKind, Split};
 use gan_losses::GanLoss;
-use gan_models::{DiscriminatorConfig, GeneratorConfig};
+use gan_models::{
+    DiscriminatorConfig, GeneratorConfig, PatchDiscriminatorConfig, TranslatorConfig,
+};
 use gan_tensor::DeviceSpec;
 use serde::{Deserialize, Serialize};
 
@@ -58,13 +60,117 @@ pub enum ModelConfig {
     /// `[discriminator]` and `[loss]` describe it.
     #[default]
     Gan,
+    /// Paired image-to-image translation (Isola et al. 2017): a U-Net translator `G: A -> B`
+    /// against a conditional PatchGAN judging `cat(A, B)`, trained with a GAN loss plus
+    /// `l1_weight * |G(A) - B|`.
+    Pix2pix(Pix2pixConfig),
 }
 
 impl ModelConfig {
-    /// The family's name (`gan`), as checkpoints record it.
+    /// The family's name (`gan`, `pix2pix`), as checkpoints record it.
     pub fn name(&self) -> &'static str {
         match self {
             ModelConfig::Gan => "gan",
+            ModelConfig::Pix2pix(_) => "pix2pix",
+        }
+    }
+}
+
+/// The GAN family's top-level sections (`[generator]`, `[discriminator]`, `[loss]`), for
+/// families that have their own.
+pub(crate) struct GanSections<'a>(&'a TrainConfig);
+
+impl<'a> GanSections<'a> {
+    pub(crate) fn of(cfg: &'a TrainConfig) -> Self {
+        GanSections(cfg)
+    }
+
+    /// The first of them set to anything but its default.
+    pub(crate) fn first_set(&self) -> Option<&'static str> {
+        let c = self.0;
+        if c.generator != GeneratorConfig::default() {
+            Some("generator")
+        } else if c.discriminator != DiscriminatorConfig::default() {
+            Some("discriminator")
+        } else if c.loss != LossConfig::default() {
+            Some("loss")
+        } else {
+            None
+        }
+    }
+}
+
+/// How a translator runs at test time (`gan translate`, evaluation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestMode {
+    /// pix2pix's default: dropout on and batch statistics (of `test_batch` images at a time),
+    /// without changing the saved running statistics.
+    #[default]
+    Stochastic,
+    /// Dropout off, running statistics (pix2pix's `--eval`).
+    Eval,
+}
+
+impl TestMode {
+    /// `stochastic` or `eval`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TestMode::Stochastic => "stochastic",
+            TestMode::Eval => "eval",
+        }
+    }
+}
+
+/// The pix2pix family (`[model] family = "pix2pix"`, networks in `[model.generator]` and
+/// `[model.discriminator]`). Learning rates, betas, batch and steps come from `[optim]` and
+/// `[train]`; pix2pix keeps no EMA (`train.ema_decay` is unused).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pix2pixConfig {
+    /// The translator (`arch = "unet"`).
+    #[serde(default)]
+    pub generator: TranslatorConfig,
+    /// The discriminator of `cat(A, B)` (`arch = "patch"` or `"pixel"`).
+    #[serde(default)]
+    pub discriminator: PatchDiscriminatorConfig,
+    /// The adversarial loss (`non-saturating` = pix2pix's `vanilla` BCE; `least-squares` =
+    /// `lsgan`). The discriminator's loss is halved, as in pix2pix.
+    #[serde(default = "default_translation_loss")]
+    pub gan_loss: GanLoss,
+    /// Weight of the L1 term (pix2pix's `lambda_L1`).
+    #[serde(default = "default_l1_weight")]
+    pub l1_weight: f64,
+    /// How samples and evaluations translate.
+    #[serde(default)]
+    pub test_mode: TestMode,
+    /// Images per forward pass at test time (pix2pix tests one at a time; with `stochastic`
+    /// the batch statistics depend on it).
+    #[serde(default = "default_test_batch")]
+    pub test_batch: i64,
+}
+
+fn default_translation_loss() -> GanLoss {
+    GanLoss::NonSaturating
+}
+
+fn default_l1_weight() -> f64 {
+    100.0
+}
+
+fn default_test_batch() -> i64 {
+    1
+}
+
+impl Default for Pix2pixConfig {
+    fn default() -> Self {
+        Pix2pixConfig {
+            generator: TranslatorConfig::default(),
+            discriminator: PatchDiscriminatorConfig::default(),
+            gan_loss: default_translation_loss(),
+            l1_weight: default_l1_weight(),
+            test_mode: TestMode::default(),
+            test_batch: default_test_batch(),
         }
     }
 }
@@ -130,6 +236,12 @@ pub enum BestMetric {
     HighQuality,
     /// 2D data: KL of the mode histogram to uniform (lower).
     ReverseKl,
+    /// Translation: mean absolute error against the true targets of held-out pairs (lower).
+    L1,
+    /// Translation: PSNR against the true targets (higher).
+    Psnr,
+    /// Translation: SSIM against the true targets (higher).
+    Ssim,
 }
 
 impl BestMetric {
@@ -141,6 +253,8 @@ impl BestMetric {
                 | BestMetric::ClassifierScore
                 | BestMetric::StackedModes
                 | BestMetric::HighQuality
+                | BestMetric::Psnr
+                | BestMetric::Ssim
         )
     }
 
@@ -157,6 +271,9 @@ impl BestMetric {
             BestMetric::StackedModes => "stacked-modes",
             BestMetric::HighQuality => "high-quality",
             BestMetric::ReverseKl => "reverse-kl",
+            BestMetric::L1 => "l1",
+            BestMetric::Psnr => "psnr",
+            BestMetric::Ssim => "ssim",
         }
     }
 }
@@ -281,6 +398,71 @@ pub enum DataConfig {
         #[serde(default)]
         seed: u64,
     },
+    /// The built-in paired task (image-to-image translation, no download): A = the Sobel
+    /// edge magnitude of a Fashion-MNIST image padded to 32x32, B = the image (1 -> 1
+    /// channel, 10 classes). See [`gan_data::PairedDataset::edges`] for the exact definition.
+    Edges {
+        /// Folder of the Fashion-MNIST IDX files (default: searched as for `fashion-mnist`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<PathBuf>,
+        /// Which split to train on (evaluation uses the other one's test split).
+        #[serde(default)]
+        split: Split,
+        /// Random crop and flip, the same for both halves of a pair.
+        #[serde(default)]
+        jitter: Jitter,
+    },
+    /// Paired images side by side in one file, A on the left and B on the right (pix2pix's
+    /// aligned format: `facades/train/*.jpg`), each half stretched to `height x width`.
+    Aligned {
+        /// The folder of training pairs.
+        path: PathBuf,
+        /// The folder of held-out pairs (evaluation; `facades/test`), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_path: Option<PathBuf>,
+        /// Height each half is resized to (pix2pix's `load_size`).
+        height: usize,
+        /// Width each half is resized to.
+        width: usize,
+        /// Channels of A: 3 (RGB) or 1 (grey).
+        #[serde(default = "default_channels")]
+        channels_a: usize,
+        /// Channels of B.
+        #[serde(default = "default_channels")]
+        channels_b: usize,
+        /// `b-to-a` swaps the halves.
+        #[serde(default)]
+        direction: Direction,
+        /// Random crop (pix2pix: 286 -> 256) and flip, the same for both halves.
+        #[serde(default)]
+        jitter: Jitter,
+    },
+    /// Two folders of images paired by file name (`a/x.png` with `b/x.png` or `b/x.jpg`).
+    PairedFolders {
+        /// The A images.
+        a: PathBuf,
+        /// The B images.
+        b: PathBuf,
+        /// Held-out A images (evaluation), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_a: Option<PathBuf>,
+        /// Held-out B images, paired with `test_a` by name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_b: Option<PathBuf>,
+        /// Height both sides are resized to.
+        height: usize,
+        /// Width both sides are resized to.
+        width: usize,
+        /// Channels of A: 3 or 1.
+        #[serde(default = "default_channels")]
+        channels_a: usize,
+        /// Channels of B.
+        #[serde(default = "default_channels")]
+        channels_b: usize,
+        /// Random crop and flip, the same for both sides of a pair.
+        #[serde(default)]
+        jitter: Jitter,
+    },
     /// A folder of PNG/JPEG images; classes from first-level sub-folder names.
     Folder {
         /// The root folder.
@@ -316,6 +498,26 @@ impl DataConfig {
         }
     }
 
+    /// Whether this is paired data (A -> B translation) rather than samples.
+    pub fn is_paired(&self) -> bool {
+        matches!(
+            self,
+            DataConfig::Edges { .. }
+                | DataConfig::Aligned { .. }
+                | DataConfig::PairedFolders { .. }
+        )
+    }
+
+    /// The random crop and flip of paired data (none for other data).
+    pub fn jitter(&self) -> Jitter {
+        match self {
+            DataConfig::Edges { jitter, .. }
+            | DataConfig::Aligned { jitter, .. }
+            | DataConfig::PairedFolders { jitter, .. } => *jitter,
+            _ => Jitter::default(),
+        }
+    }
+
     /// The data set's name: the folder it is looked for under (`fashion-mnist`, ...).
     pub fn name(&self) -> &'static str {
         match self {
@@ -330,6 +532,10 @@ impl DataConfig {
             DataConfig::Cifar10 { .. } => "cifar10",
             DataConfig::Synthetic { .. } => "synthetic",
             DataConfig::Folder { .. } => "folder",
+            // The edges task derives from (and is scored against) the Fashion-MNIST files.
+            DataConfig::Edges { .. } => "fashion-mnist",
+            DataConfig::Aligned { .. } => "aligned",
+            DataConfig::PairedFolders { .. } => "paired-folders",
         }
     }
 
@@ -340,6 +546,7 @@ impl DataConfig {
         let mut data = self.clone();
         match &mut data {
             DataConfig::FashionMnist { split: s, .. }
+            | DataConfig::Edges { split: s, .. }
             | DataConfig::Mnist { split: s, .. }
             | DataConfig::Cifar10 { split: s, .. } => *s = split,
             DataConfig::StackedFashionMnist { split: s, seed, .. } => {
@@ -353,6 +560,36 @@ impl DataConfig {
                     *seed += 1;
                 }
             }
+            DataConfig::Aligned {
+                path, test_path, ..
+            } if split == Split::Test => match test_path.take() {
+                Some(t) => *path = t,
+                None => {
+                    return Err(config_err(
+                        "data.test_path",
+                        "is not set, so these pairs have no held-out split",
+                    ))
+                }
+            },
+            DataConfig::PairedFolders {
+                a,
+                b,
+                test_a,
+                test_b,
+                ..
+            } if split == Split::Test => {
+                match (test_a.take(), test_b.take()) {
+                    (Some(ta), Some(tb)) => {
+                        *a = ta;
+                        *b = tb;
+                    }
+                    _ => return Err(config_err(
+                        "data.test_a",
+                        "test_a and test_b are not both set, so these pairs have no held-out split",
+                    )),
+                }
+            }
+            DataConfig::Aligned { .. } | DataConfig::PairedFolders { .. } => {}
             other => {
                 return Err(Error::Config {
                     key: "data.kind".into(),
@@ -379,7 +616,9 @@ impl DataConfig {
         dirs.push(PathBuf::from("data").join(name));
         if matches!(
             self,
-            DataConfig::FashionMnist { .. } | DataConfig::StackedFashionMnist { .. }
+            DataConfig::FashionMnist { .. }
+                | DataConfig::StackedFashionMnist { .. }
+                | DataConfig::Edges { .. }
         ) {
             dirs.push(PathBuf::from("/usr/share/datasets/fashion-mnist"));
         }
@@ -569,7 +808,42 @@ impl TrainConfig {
 
     /// The resolved config as TOML (what goes into the run folder).
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("a TrainConfig always serialises")
+        /// The same fields in the same order, without the GAN family's sections when another
+        /// family trains.
+        #[derive(Serialize)]
+        struct Saved<'a> {
+            name: &'a str,
+            seed: u64,
+            device: &'a DeviceSpec,
+            data: &'a DataConfig,
+            model: &'a ModelConfig,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            generator: Option<&'a GeneratorConfig>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            discriminator: Option<&'a DiscriminatorConfig>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            loss: Option<&'a LossConfig>,
+            optim: &'a OptimConfig,
+            train: &'a ScheduleConfig,
+            eval: &'a EvalConfig,
+            guard: &'a GuardConfig,
+        }
+        let gan = self.model == ModelConfig::Gan;
+        let saved = Saved {
+            name: &self.name,
+            seed: self.seed,
+            device: &self.device,
+            data: &self.data,
+            model: &self.model,
+            generator: gan.then_some(&self.generator),
+            discriminator: gan.then_some(&self.discriminator),
+            loss: gan.then_some(&self.loss),
+            optim: &self.optim,
+            train: &self.train,
+            eval: &self.eval,
+            guard: &self.guard,
+        };
+        toml::to_string_pretty(&saved).expect("a TrainConfig always serialises")
     }
 
     /// Checks every range and the model family's cross-checks; errors name the key.
@@ -578,6 +852,7 @@ impl TrainConfig {
         self.validate_guard()?;
         match &self.model {
             ModelConfig::Gan => crate::family::gan::validate(self),
+            ModelConfig::Pix2pix(p) => crate::family::pix2pix::validate(self, p),
         }
     }
 
@@ -743,6 +1018,15 @@ impl TrainConfig {
                 Some("scores 2D mixtures only".to_string())
             }
             BestMetric::HighQuality | BestMetric::ReverseKl => None,
+            BestMetric::L1 | BestMetric::Psnr | BestMetric::Ssim if !self.data.is_paired() => {
+                Some("scores translations; it needs paired data".into())
+            }
+            BestMetric::L1 | BestMetric::Psnr | BestMetric::Ssim
+                if self.data.with_split(Split::Test).is_err() =>
+            {
+                Some("compares with held-out pairs, and this data has no test split".into())
+            }
+            BestMetric::L1 | BestMetric::Psnr | BestMetric::Ssim => None,
             _ if is_2d => {
                 Some("is an image score; 2D runs pick by high-quality or reverse-kl".into())
             }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use gan_data::{
     DeviceImages, EpochBatcher, FolderOptions, ImageDataset, Mixture2d, MixtureSampler,
+    PairedDataset, PairedOptions,
 };
 use gan_models::DataSpec;
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,10 @@ pub struct DataInfo {
     pub bytes: usize,
     /// Files skipped because they did not decode (`skip_bad`).
     pub skipped: usize,
+    /// Paired data: the shape `[C, H, W]` of the input side A (`shape` is then B's, the
+    /// side the translator produces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<i64>>,
 }
 
 impl DataInfo {
@@ -95,6 +100,11 @@ pub fn load_images(cfg: &DataConfig) -> Result<ImageDataset> {
         })
     };
     match cfg {
+        // Paired data as images: its target side B (what a translator's outputs are
+        // compared with).
+        DataConfig::Edges { .. }
+        | DataConfig::Aligned { .. }
+        | DataConfig::PairedFolders { .. } => Ok(load_pairs(cfg)?.side_b()?),
         DataConfig::Ring | DataConfig::Grid => Err(Error::Config {
             key: "data.kind".into(),
             message: format!("{} is a 2D mixture, not an image data set", cfg.name()),
@@ -158,6 +168,66 @@ pub fn load_images(cfg: &DataConfig) -> Result<ImageDataset> {
     }
 }
 
+/// Loads the paired data set `cfg` names (an error naming `data.kind` for other data), before
+/// any jitter.
+pub fn load_pairs(cfg: &DataConfig) -> Result<PairedDataset> {
+    match cfg {
+        DataConfig::Edges { dir, split, .. } => {
+            let fm = load_images(&DataConfig::FashionMnist {
+                dir: dir.clone(),
+                split: *split,
+                pad: 0,
+            })?;
+            let mut pairs = PairedDataset::edges(fm.clone())?;
+            if pairs.class_names.len() == fm.class_names.len() {
+                pairs.class_names = fm.class_names;
+            }
+            Ok(pairs)
+        }
+        DataConfig::Aligned {
+            path,
+            height,
+            width,
+            channels_a,
+            channels_b,
+            direction,
+            ..
+        } => {
+            let opts = PairedOptions {
+                load_size: (*height, *width),
+                channels_a: *channels_a,
+                channels_b: *channels_b,
+                direction: *direction,
+            };
+            Ok(PairedDataset::aligned(path, &opts)?)
+        }
+        DataConfig::PairedFolders {
+            a,
+            b,
+            height,
+            width,
+            channels_a,
+            channels_b,
+            ..
+        } => {
+            let opts = PairedOptions {
+                load_size: (*height, *width),
+                channels_a: *channels_a,
+                channels_b: *channels_b,
+                direction: Default::default(),
+            };
+            Ok(PairedDataset::folders(a, b, &opts)?)
+        }
+        other => Err(Error::Config {
+            key: "data.kind".into(),
+            message: format!(
+                "`{}` is not paired data (use edges, aligned or paired-folders)",
+                other.name()
+            ),
+        }),
+    }
+}
+
 /// Real samples for the loop.
 pub(crate) enum Source {
     /// A 2D mixture, sampled from torch's (step-seeded) generator.
@@ -187,6 +257,7 @@ impl Source {
                 n_samples: 0,
                 bytes: 0,
                 skipped: 0,
+                input_shape: None,
             };
             let sampler = data.sampler(device);
             return Ok((Source::Mixture { data, sampler }, info));
@@ -205,6 +276,7 @@ impl Source {
             n_samples: ds.len(),
             bytes: ds.bytes(),
             skipped: ds.skipped.len(),
+            input_shape: None,
         };
         if batch as usize > ds.len() {
             return Err(Error::Config {

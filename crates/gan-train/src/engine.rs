@@ -517,8 +517,7 @@ impl Trainer {
     /// old best is removed). Returns the best record after `rec`.
     fn update_best(&mut self, rec: &EvalRecord) -> Result<Option<BestRecord>> {
         let metric = self.plan.eval.config.best;
-        let Some(value) = scoring::metric_value(metric, rec.modes.as_ref(), rec.scores.as_ref())
-        else {
+        let Some(value) = scoring::metric_value(metric, rec) else {
             return Ok(self.best.clone());
         };
         if !value.is_finite()
@@ -644,13 +643,10 @@ fn plot_scores(run: &RunDir, text: &str, best: BestMetric) -> Result<()> {
         .filter_map(|l| serde_json::from_str::<EvalRecord>(l).ok())
         .filter(|r| r.kind == "eval")
         .collect();
-    for metric in [best, BestMetric::Fid, BestMetric::Fcd] {
+    for metric in [best, BestMetric::Fid, BestMetric::Fcd, BestMetric::Psnr] {
         let pts: Vec<(f64, f64)> = evals
             .iter()
-            .filter_map(|r| {
-                scoring::metric_value(metric, r.modes.as_ref(), r.scores.as_ref())
-                    .map(|v| (r.step as f64, v))
-            })
+            .filter_map(|r| scoring::metric_value(metric, r).map(|v| (r.step as f64, v)))
             .collect();
         if !pts.is_empty() {
             let name = metric.name();

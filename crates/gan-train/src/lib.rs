@@ -43,9 +43,9 @@ mod trained;
 pub use adam::Adam;
 pub use config::{
     BestMetric, DataConfig, EvalConfig, GuardConfig, LossConfig, LrSchedule, ModelConfig,
-    OptimConfig, ScheduleConfig, TrainConfig,
+    OptimConfig, Pix2pixConfig, ScheduleConfig, TestMode, TrainConfig,
 };
-pub use data::{load_images, DataInfo};
+pub use data::{load_images, load_pairs, DataInfo};
 pub use engine::Trainer;
 pub use error::{Error, Result};
 pub use family::gan::write_csv;
@@ -57,4 +57,4 @@ pub use run_dir::RunDir;
 pub use scoring::{
     cycle_labels, default_classifier_dir, generate_chunked, metric_value, BestRecord,
 };
-pub use trained::{TrainedGenerator, WhichCheckpoint};
+pub use trained::{TrainedGenerator, TrainedTranslator, WhichCheckpoint};

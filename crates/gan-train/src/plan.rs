@@ -7,7 +7,8 @@ use gan_models::{DiscriminatorConfig, GeneratorConfig};
 use gan_tensor::DeviceSpec;
 
 use crate::config::{
-    DataConfig, EvalConfig, GuardConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig,
+    DataConfig, EvalConfig, GuardConfig, LossConfig, ModelConfig, OptimConfig, Pix2pixConfig,
+    TrainConfig,
 };
 use crate::error::Result;
 
@@ -44,6 +45,13 @@ pub struct GanPlan {
 pub enum ModelPlan {
     /// The GAN family.
     Gan(GanPlan),
+    /// The pix2pix family: its section and the optimiser settings.
+    Pix2pix {
+        /// `[model]`.
+        config: Pix2pixConfig,
+        /// `[optim]`.
+        optim: OptimConfig,
+    },
 }
 
 /// What periodic evaluation needs.
@@ -112,6 +120,10 @@ impl Plan {
                 n_critic: t.n_critic,
                 batch_size: t.batch_size,
             }),
+            ModelConfig::Pix2pix(p) => ModelPlan::Pix2pix {
+                config: p.clone(),
+                optim: cfg.optim.clone(),
+            },
         };
         let e = &cfg.eval;
         let images = cfg.data.mixture_kind().is_none();

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use gan_data::ModeMetrics;
 use serde::{Deserialize, Serialize};
 
+use crate::family::pix2pix::TranslationRecord;
 use crate::scoring::BestRecord;
 
 /// A `metrics.jsonl` training record: the means of the family's named statistics over the
@@ -77,6 +78,9 @@ pub struct EvalRecord {
     /// Image scores (`[eval]` classifier and Inception scores).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scores: Option<gan_eval::ImageReport>,
+    /// Translation runs: L1/PSNR/SSIM of held-out pairs and how they were translated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translation: Option<TranslationRecord>,
     /// The best checkpoint so far by `eval.best`, after this evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best: Option<BestRecord>,
@@ -91,6 +95,7 @@ impl EvalRecord {
             modes: None,
             grid: None,
             scores: None,
+            translation: None,
             best: None,
         }
     }

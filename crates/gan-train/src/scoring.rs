@@ -15,6 +15,7 @@ use crate::config::BestMetric;
 use crate::data::{load_images, DataInfo};
 use crate::error::{io_err, Error, Result};
 use crate::plan::EvalPlan;
+use crate::records::EvalRecord;
 
 /// Generated images per forward pass when sampling many.
 const CHUNK: i64 = 500;
@@ -122,8 +123,18 @@ pub(crate) fn build_evaluator(
     Ok(Some(ev))
 }
 
-/// The value of `metric` in an evaluation, if it has it.
-pub fn metric_value(
+/// The value of `metric` in an evaluation record, if it has it.
+pub fn metric_value(metric: BestMetric, rec: &EvalRecord) -> Option<f64> {
+    let t = rec.translation.as_ref().map(|t| &t.scores);
+    match metric {
+        BestMetric::L1 => t.map(|t| t.l1),
+        BestMetric::Psnr => t.map(|t| t.psnr),
+        BestMetric::Ssim => t.map(|t| t.ssim),
+        _ => score_value(metric, rec.modes.as_ref(), rec.scores.as_ref()),
+    }
+}
+
+fn score_value(
     metric: BestMetric,
     modes: Option<&ModeMetrics>,
     scores: Option<&ImageReport>,
@@ -141,6 +152,7 @@ pub fn metric_value(
         BestMetric::StackedModes => cls?.stacked.as_ref().map(|s| s.modes_covered as f64),
         BestMetric::HighQuality => modes.map(|m| m.high_quality_fraction),
         BestMetric::ReverseKl => modes.map(|m| m.reverse_kl),
+        BestMetric::L1 | BestMetric::Psnr | BestMetric::Ssim => None,
     }
 }
 

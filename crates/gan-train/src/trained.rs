@@ -3,15 +3,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gan_data::Mixture2d;
-use gan_models::Generator;
+use gan_models::{Generator, TranslationSpec, Translator};
+use gan_tensor::seed_all;
 use tch::{nn::VarStore, Device, Tensor};
 
 use crate::checkpoint;
-use crate::config::{ModelConfig, TrainConfig};
-use crate::data::DataInfo;
+use crate::config::{ModelConfig, TestMode, TrainConfig};
+use crate::data::{load_pairs, DataInfo};
 use crate::engine::layout;
 use crate::error::{Error, Result};
 use crate::family::gan::sample_generator;
+use crate::family::pix2pix::{pair_tensors, translate};
 use crate::family::{copy_into, sorted_vars};
 use crate::run_dir::RunDir;
 use crate::scoring::{self, BestRecord};
@@ -162,5 +164,120 @@ impl TrainedGenerator {
     /// The mixture the run was trained on, for 2D runs.
     pub fn mixture(&self) -> Option<Mixture2d> {
         self.config.data.mixture_kind().map(Mixture2d::new)
+    }
+}
+
+/// A trained translator (`G: A -> B` of a pix2pix run) loaded from a run folder.
+#[derive(Debug)]
+pub struct TrainedTranslator {
+    /// The run's config.
+    pub config: TrainConfig,
+    /// What the run trained on (`input_shape` is A's, `shape` B's).
+    pub info: DataInfo,
+    /// The checkpoint's step.
+    pub step: u64,
+    /// The checkpoint folder.
+    pub checkpoint: PathBuf,
+    /// The run's test-time behaviour (`model.test_mode`), the default of [`translate`](Self::translate).
+    pub test_mode: TestMode,
+    /// Images per forward pass at test time (`model.test_batch`).
+    pub test_batch: i64,
+    translator: Translator,
+    device: Device,
+    _vs: VarStore,
+}
+
+impl TrainedTranslator {
+    /// Loads the translator of the newest, the best or a given checkpoint of a pix2pix run.
+    pub fn load_which(run_dir: &Path, which: &WhichCheckpoint, device: Device) -> Result<Self> {
+        let run = RunDir::new(run_dir);
+        let config = TrainConfig::from_toml_file(&run.config())?;
+        let ModelConfig::Pix2pix(p) = &config.model else {
+            return Err(Error::Config {
+                key: "model.family".into(),
+                message: format!(
+                    "{} is a `{}` run, not a translator (use gan sample)",
+                    run.root.display(),
+                    config.model.name()
+                ),
+            });
+        };
+        let p = p.clone();
+        let ckpt_path = checkpoint_path(&run, which)?;
+        let loaded = checkpoint::load(&ckpt_path)?;
+        let info = DataInfo::read(&run.data_info())?;
+        let (Some(a), [cb, h, w]) = (info.input_shape.as_deref(), info.shape.as_slice()) else {
+            return Err(Error::Config {
+                key: "data.json".into(),
+                message: format!(
+                    "{} does not describe paired data",
+                    run.data_info().display()
+                ),
+            });
+        };
+        let spec = TranslationSpec::new(a[0], *cb, *h, *w);
+        let vs = VarStore::new(device);
+        let translator = Translator::new(&vs.root(), &p.generator, &spec)?;
+        let vars = sorted_vars(&vs);
+        let expected = layout(
+            &vars
+                .iter()
+                .map(|(n, t)| (format!("g.{n}"), t.shallow_clone()))
+                .collect::<Vec<_>>(),
+        );
+        let subset: BTreeMap<String, Tensor> = loaded
+            .tensors
+            .iter()
+            .filter(|(k, _)| k.starts_with("g."))
+            .map(|(k, v)| (k.clone(), v.shallow_clone()))
+            .collect();
+        checkpoint::check_layout(&ckpt_path, &expected, &subset)?;
+        copy_into(&vars, "g", &subset)?;
+        Ok(TrainedTranslator {
+            config,
+            info,
+            step: loaded.meta.step,
+            checkpoint: ckpt_path,
+            test_mode: p.test_mode,
+            test_batch: p.test_batch,
+            translator,
+            device,
+            _vs: vs,
+        })
+    }
+
+    /// `[C, H, W]` of the inputs (A).
+    pub fn input_shape(&self) -> Vec<i64> {
+        self.info.input_shape.clone().unwrap_or_default()
+    }
+
+    /// Translates `u8` images `[N, Ca, H, W]` (H and W multiples of the U-Net's size unit;
+    /// any size it accepts) into `u8` images `[N, Cb, H, W]` on the CPU, `test_batch` at a
+    /// time. `mode`'s dropout draws come from torch's generator seeded by `seed`, so the
+    /// same call gives the same images.
+    pub fn translate(&self, a: &Tensor, mode: TestMode, seed: i64) -> Result<Tensor> {
+        let size = a.size();
+        let expected_c = self.input_shape().first().copied().unwrap_or(0);
+        if size.len() != 4 || size[1] != expected_c || a.kind() != tch::Kind::Uint8 {
+            return Err(Error::Config {
+                key: "--input".into(),
+                message: format!(
+                    "expected uint8 images [N, {expected_c}, H, W], got {:?} {size:?}",
+                    a.kind()
+                ),
+            });
+        }
+        seed_all(seed);
+        translate(&self.translator, a, mode, self.test_batch, self.device)
+    }
+
+    /// The run's held-out pairs (`u8` A and B, centre-cropped as the run trained, and the
+    /// labels), for evaluation: an error naming the key when the data has no test split.
+    pub fn held_out(&self) -> Result<(Tensor, Tensor, Option<Vec<i64>>)> {
+        let test = self.config.data.with_split(gan_data::Split::Test)?;
+        Ok(pair_tensors(
+            &load_pairs(&test)?,
+            &self.config.data.jitter(),
+        ))
     }
 }

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use gan_data::{Mixture2d, MixtureKind, ModeMetrics};
 use gan_tensor::DeviceSpec;
-use gan_train::{TrainedGenerator, WhichCheckpoint};
+use gan_train::{ModelConfig, TrainConfig, TrainedGenerator, TrainedTranslator, WhichCheckpoint};
 use serde::Serialize;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -149,6 +149,13 @@ pub fn handle_command(args: Args) -> Result<()> {
         )
     } else {
         let run = args.run.as_ref().expect("clap requires --run or --samples");
+        let cfg = TrainConfig::from_toml_file(&run.join("config.toml"))
+            .with_context(|| format!("cannot read the run in {}", run.display()))?;
+        if cfg.model != ModelConfig::Gan {
+            let t = TrainedTranslator::load_which(run, &args.checkpoint, args.device.resolve()?)
+                .with_context(|| format!("cannot load a translator from {}", run.display()))?;
+            return super::eval_images::translation_run(&args_images(&args), run, &t);
+        }
         let g = TrainedGenerator::load_which(run, &args.checkpoint, args.device.resolve()?)
             .with_context(|| format!("cannot load a generator from {}", run.display()))?;
         let Some(data) = g.mixture() else {

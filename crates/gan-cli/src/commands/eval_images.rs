@@ -13,7 +13,9 @@ use gan_eval::{
     Reference, TrainEvent,
 };
 use gan_tensor::DeviceSpec;
-use gan_train::{default_classifier_dir, load_images, plot, DataConfig, TrainedGenerator};
+use gan_train::{
+    default_classifier_dir, load_images, plot, DataConfig, TrainedGenerator, TrainedTranslator,
+};
 use serde::Serialize;
 use tch::{Device, Tensor};
 
@@ -43,10 +45,25 @@ struct Report {
     seed: Option<i64>,
     conditional: bool,
     reference: Option<String>,
+    /// Translation runs: L1/PSNR/SSIM against the true targets of held-out pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    translation: Option<Translation>,
     #[serde(flatten)]
-    scores: ImageReport,
+    scores: Option<ImageReport>,
     /// GAN-train / GAN-test (with --gan-train).
     gan_train_test: Option<GanTrainTest>,
+}
+
+/// The translation section of a translation run's report.
+#[derive(Serialize)]
+pub struct Translation {
+    #[serde(flatten)]
+    scores: gan_eval::TranslationScores,
+    test_mode: &'static str,
+    test_batch: i64,
+    /// Label preservation: how often the domain classifier gives a translation the class of
+    /// its pair (the classifier's conditional accuracy on the translations).
+    label_preservation: Option<f64>,
 }
 
 fn load_classifier(dir: &Path, device: Device) -> Result<Classifier> {
@@ -165,6 +182,7 @@ fn score(
     source: String,
     step: Option<u64>,
     out: &Path,
+    mut translation: Option<Translation>,
 ) -> Result<()> {
     let device = args.device.resolve()?;
     let shape = images.size();
@@ -186,7 +204,8 @@ fn score(
         }
         Some(loaded)
     };
-    if classifier.is_none() && !matches!(inception, Some(Ok(_))) {
+    let nothing = classifier.is_none() && !matches!(inception, Some(Ok(_)));
+    if nothing && translation.is_none() {
         bail!(
             "nothing to score with: no classifier (--classifier DIR) and no InceptionV3 \
              extractor ({})",
@@ -208,16 +227,34 @@ fn score(
     }
     let mut progress = progress_printer();
     let start = Instant::now();
-    let ev = Evaluator::new(
-        classifier,
-        inception,
-        reference.as_ref(),
-        &FeatureCache::default(),
-        Default::default(),
-        &mut progress,
-    )?;
-    let scores = ev.evaluate(images, labels, &mut progress)?;
-    let gan_train_test = match (args.gan_train, ev.classifier(), &reference_ds, labels) {
+    let ev = if nothing {
+        None
+    } else {
+        Some(Evaluator::new(
+            classifier,
+            inception,
+            reference.as_ref(),
+            &FeatureCache::default(),
+            Default::default(),
+            &mut progress,
+        )?)
+    };
+    let scores = match &ev {
+        Some(ev) => Some(ev.evaluate(images, labels, &mut progress)?),
+        None => None,
+    };
+    if let (Some(t), Some(s)) = (&mut translation, &scores) {
+        t.label_preservation = s
+            .classifier
+            .as_ref()
+            .and_then(|c| c.scores.conditional_accuracy);
+    }
+    let gan_train_test = match (
+        args.gan_train,
+        ev.as_ref().and_then(|e| e.classifier()),
+        &reference_ds,
+        labels,
+    ) {
         (true, Some(c), Some(real), Some(labels)) => {
             let generated = ImageDataset::from_parts(
                 Vec::<u8>::try_from(images.contiguous().view([-1]))?,
@@ -262,6 +299,7 @@ fn score(
         seed: step.map(|_| args.seed),
         conditional: labels.is_some(),
         reference: reference.as_ref().map(|r| r.name.clone()),
+        translation,
         scores,
         gan_train_test,
     };
@@ -272,7 +310,22 @@ fn score(
     if let Some(r) = &report.reference {
         title += &format!(" against {r}");
     }
-    let mut md = report.scores.markdown(&title);
+    let mut md = match &report.scores {
+        Some(s) => s.markdown(&title),
+        None => format!("{title}\n"),
+    };
+    if let Some(t) = &report.translation {
+        md += &format!(
+            "\n{}",
+            t.scores.markdown(&format!(
+                "Translations ({} mode, {} at a time) against the true targets",
+                t.test_mode, t.test_batch
+            ))
+        );
+        if let Some(p) = t.label_preservation {
+            md += &format!("| label preservation | {:.2}% |\n", 100.0 * p);
+        }
+    }
     if let Some(g) = &report.gan_train_test {
         md += &format!(
             "\n| GAN-train / GAN-test (Shmelkov et al. 2018) | accuracy |\n|---|---|\n| GAN-train \
@@ -328,6 +381,70 @@ pub fn run(args: &ImageArgs, run: &Path, g: &TrainedGenerator) -> Result<()> {
         g.checkpoint.display().to_string(),
         Some(g.step),
         &out,
+        None,
+    )
+}
+
+/// Scores a translation run on its held-out pairs: translates the first `n` inputs (in the
+/// run's test mode), compares them with their true targets (L1, PSNR, SSIM) and, with the
+/// domain classifier, scores them against the real target domain (FCD, KID, ...) and counts
+/// how often they keep their class (label preservation).
+pub fn translation_run(args: &ImageArgs, run: &Path, t: &TrainedTranslator) -> Result<()> {
+    if args.n < 2 {
+        bail!("--n must be at least 2 (got {})", args.n);
+    }
+    let (a, b, labels) = t
+        .held_out()
+        .with_context(|| format!("{} has no held-out pairs to score", run.display()))?;
+    let n = args.n.min(a.size()[0]);
+    eprintln!(
+        "translating {n} held-out pairs ({} mode, {} at a time)",
+        t.test_mode.name(),
+        t.test_batch
+    );
+    let t0 = Instant::now();
+    let out_images = t.translate(&a.narrow(0, 0, n), t.test_mode, args.seed)?;
+    eprintln!("translated in {:.1} s", t0.elapsed().as_secs_f64());
+    let scores = gan_eval::translation_scores(&out_images, &b.narrow(0, 0, n))?;
+    let labels = labels.map(|l| l[..n as usize].to_vec());
+    let classifier = (!args.no_classifier).then(|| {
+        args.classifier
+            .clone()
+            .unwrap_or_else(|| default_classifier_dir(&t.info.name, &t.info.shape))
+    });
+    let classifier = classifier.filter(|dir| {
+        let ok = dir.join("classifier.json").exists() || args.classifier.is_some();
+        if !ok {
+            eprintln!(
+                "note: no domain classifier in {} (train one with `gan classifier train`); \
+                 label preservation and FCD are skipped",
+                dir.display()
+            );
+        }
+        ok
+    });
+    let reference = match &args.reference {
+        Some(spec) if spec == "none" => None,
+        Some(spec) => Some(parse_reference(spec, &out_images.size())?),
+        None => t.config.data.with_split(Split::Test).ok(),
+    };
+    let out = args.out.clone().unwrap_or_else(|| run.join("eval.json"));
+    let translation = Translation {
+        scores,
+        test_mode: t.test_mode.name(),
+        test_batch: t.test_batch,
+        label_preservation: None,
+    };
+    score(
+        args,
+        &out_images,
+        labels.as_deref(),
+        classifier,
+        reference,
+        t.checkpoint.display().to_string(),
+        Some(t.step),
+        &out,
+        Some(translation),
     )
 }
 
@@ -386,6 +503,7 @@ pub fn samples_file(args: &ImageArgs, file: &Path) -> Result<()> {
         file.display().to_string(),
         None,
         &out,
+        None,
     )
 }
 

@@ -7,3 +7,4 @@ pub mod eval_images;
 pub mod interpolate;
 pub mod sample;
 pub mod train;
+pub mod translate;

@@ -32,6 +32,16 @@ use crate::scoring;
 
 /// The GAN family's cross-checks, run when a config is read. Each names the key to change.
 pub(crate) fn validate(cfg: &TrainConfig) -> Result<()> {
+    if cfg.data.is_paired() {
+        return Err(config_err(
+            "data.kind",
+            format!(
+                "`{}` is paired data for image-to-image translation; train it with \
+                 [model] family = \"pix2pix\"",
+                cfg.data.name()
+            ),
+        ));
+    }
     let g_cond = cfg.generator.conditioning() != GConditioning::None;
     let d_cond = cfg.discriminator.conditioning() != DConditioning::None;
     if g_cond && !d_cond {

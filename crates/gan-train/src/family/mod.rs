@@ -8,7 +8,7 @@
 //! family: it calls the [`Family`] trait.
 //!
 //! Families: [`gan`] (unconditional, class-conditional and AC-GAN training of a generator
-//! of latents against a discriminator).
+//! of latents against a discriminator) and [`pix2pix`] (paired image-to-image translation).
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -20,6 +20,7 @@ use crate::plan::{ModelPlan, Plan};
 use crate::records::EvalRecord;
 
 pub mod gan;
+pub mod pix2pix;
 
 /// One entry of the phase schedule (stylegan2-ada's `(name, module, opt, interval)`): at every
 /// step `k` with `k % every == 0` the engine runs the phase `repeat` times in a row.
@@ -193,6 +194,9 @@ pub trait Family {
 pub fn build(plan: &Plan, device: Device) -> Result<Box<dyn Family>> {
     match &plan.model {
         ModelPlan::Gan(gan) => Ok(Box::new(gan::GanFamily::new(gan, &plan.data, device)?)),
+        ModelPlan::Pix2pix { config, optim } => Ok(Box::new(pix2pix::Pix2pixFamily::new(
+            config, optim, &plan.data, device,
+        )?)),
     }
 }
 

@@ -115,3 +115,78 @@ keep_checkpoints = 2
     );
     TrainConfig::from_toml_str(&text, Path::new("tiny-images.toml")).unwrap()
 }
+
+/// Writes `n` aligned A|B pairs (`size x 2 size` PNGs, A grey blocks, B = 255 - A) into
+/// `dir`.
+pub fn aligned_pairs(dir: &Path, n: usize, size: u32, seed: u64) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for i in 0..n {
+        let mut img = image::GrayImage::new(2 * size, size);
+        let blocks: Vec<u8> = (0..16).map(|_| (next() % 256) as u8).collect();
+        for y in 0..size {
+            for x in 0..size {
+                let v = blocks[((y * 4 / size) * 4 + x * 4 / size) as usize];
+                img.put_pixel(x, y, image::Luma([v]));
+                img.put_pixel(x + size, y, image::Luma([255 - v]));
+            }
+        }
+        img.save(dir.join(format!("{i:03}.png"))).unwrap();
+    }
+}
+
+/// A tiny pix2pix config on aligned pairs in `root/train` and `root/test` (36x36 halves,
+/// random 32x32 crops and flips, U-Net and PatchGAN of width 4).
+pub fn tiny_pix2pix(root: &Path, steps: u64) -> TrainConfig {
+    if !root.join("train").exists() {
+        aligned_pairs(&root.join("train"), 24, 36, 1);
+        aligned_pairs(&root.join("test"), 8, 36, 2);
+    }
+    let text = format!(
+        r#"
+name = "tiny-pix2pix"
+seed = 5
+device = "cpu"
+[data]
+kind = "aligned"
+path = "{train}"
+test_path = "{test}"
+height = 36
+width = 36
+channels_a = 1
+channels_b = 1
+[data.jitter]
+crop = [32, 32]
+flip = true
+[model]
+family = "pix2pix"
+[model.generator]
+arch = "unet"
+ngf = 4
+[model.discriminator]
+arch = "patch"
+ndf = 4
+n_layers = 2
+[optim]
+lr_g = 2e-4
+lr_d = 2e-4
+[train]
+steps = {steps}
+batch_size = 4
+log_every = 5
+eval_every = 20
+eval_samples = 8
+checkpoint_every = 10
+keep_checkpoints = 2
+"#,
+        train = root.join("train").display(),
+        test = root.join("test").display(),
+    );
+    TrainConfig::from_toml_str(&text, Path::new("tiny-pix2pix.toml")).unwrap()
+}

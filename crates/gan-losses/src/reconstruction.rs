@@ -1,0 +1,58 @@
+//! Reconstruction losses of image-to-image translation: pix2pix's L1 term (and, built on it,
+//! CycleGAN's cycle-consistency and identity terms).
+//!
+//! Each takes an output and its target of the same shape (any floating kind, one device) and
+//! returns a 0-dim `f32` tensor that keeps the autograd graph of `output`.
+//!
+//! ```
+//! use tch::{Device, Kind, Tensor};
+//! let fake = Tensor::zeros([2, 1, 4, 4], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+//! let real = Tensor::ones([2, 1, 4, 4], (Kind::Float, Device::Cpu));
+//! let loss = gan_losses::l1(&fake, &real)? * 100.0; // pix2pix: lambda_L1 = 100
+//! assert_eq!(loss.double_value(&[]), 100.0);
+//! # Ok::<(), gan_losses::Error>(())
+//! ```
+use tch::{Kind, Tensor};
+
+use crate::check::{batch, floating, same_device};
+use crate::{Error, Result};
+
+fn pair(output: &Tensor, target: &Tensor) -> Result<()> {
+    batch("output", output)?;
+    batch("target", target)?;
+    floating("output", output)?;
+    floating("target", target)?;
+    same_device("output", output, "target", target)?;
+    if output.size() != target.size() {
+        return Err(Error::Shape {
+            arg: "target",
+            expected: format!("the output's shape {:?}", output.size()),
+            got: target.size(),
+        });
+    }
+    Ok(())
+}
+
+/// Mean absolute error `mean(|output - target|)` (PyTorch's `nn.L1Loss()`).
+pub fn l1(output: &Tensor, target: &Tensor) -> Result<Tensor> {
+    pair(output, target)?;
+    Ok(output.f_sub(target)?.f_abs()?.f_mean(Kind::Float)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    #[test]
+    fn l1_is_the_mean_absolute_error_and_checks_shapes() {
+        let a = Tensor::from_slice(&[0.0f32, 1.0, -2.0, 4.0]).view([2, 2]);
+        let b = Tensor::from_slice(&[1.0f32, 1.0, 2.0, 0.0]).view([2, 2]);
+        // torch.nn.L1Loss()(a, b) = (1 + 0 + 4 + 4) / 4 = 2.25
+        assert_eq!(l1(&a, &b).unwrap().double_value(&[]), 2.25);
+        let err = l1(&a, &b.view([4])).unwrap_err().to_string();
+        assert!(err.contains("[2, 2]"), "{err}");
+        let ints = Tensor::zeros([2, 2], (Kind::Int64, Device::Cpu));
+        assert!(l1(&a, &ints).is_err());
+    }
+}
