@@ -412,6 +412,23 @@ pub enum DataConfig {
         #[serde(default)]
         jitter: Jitter,
     },
+    /// Generated pairs for tests and benchmarks (no files needed): A = `synthetic` images,
+    /// B = their negative (`255 - A`, repeated to `channels_b`).
+    SyntheticPairs {
+        /// Number of pairs.
+        images: usize,
+        /// Channels of A (1 or 3).
+        channels_a: usize,
+        /// Channels of B (1 or 3).
+        channels_b: usize,
+        /// Height.
+        height: usize,
+        /// Width.
+        width: usize,
+        /// Seed of the pixels (a different seed is a different "split").
+        #[serde(default)]
+        seed: u64,
+    },
     /// Paired images side by side in one file, A on the left and B on the right (pix2pix's
     /// aligned format: `facades/train/*.jpg`), each half stretched to `height x width`.
     Aligned {
@@ -505,6 +522,7 @@ impl DataConfig {
             DataConfig::Edges { .. }
                 | DataConfig::Aligned { .. }
                 | DataConfig::PairedFolders { .. }
+                | DataConfig::SyntheticPairs { .. }
         )
     }
 
@@ -535,6 +553,7 @@ impl DataConfig {
             // The edges task derives from (and is scored against) the Fashion-MNIST files.
             DataConfig::Edges { .. } => "fashion-mnist",
             DataConfig::Aligned { .. } => "aligned",
+            DataConfig::SyntheticPairs { .. } => "synthetic-pairs",
             DataConfig::PairedFolders { .. } => "paired-folders",
         }
     }
@@ -555,7 +574,7 @@ impl DataConfig {
                     *seed += 1;
                 }
             }
-            DataConfig::Synthetic { seed, .. } => {
+            DataConfig::Synthetic { seed, .. } | DataConfig::SyntheticPairs { seed, .. } => {
                 if split == Split::Test {
                     *seed += 1;
                 }

@@ -104,7 +104,8 @@ pub fn load_images(cfg: &DataConfig) -> Result<ImageDataset> {
         // compared with).
         DataConfig::Edges { .. }
         | DataConfig::Aligned { .. }
-        | DataConfig::PairedFolders { .. } => Ok(load_pairs(cfg)?.side_b()?),
+        | DataConfig::PairedFolders { .. }
+        | DataConfig::SyntheticPairs { .. } => Ok(load_pairs(cfg)?.side_b()?),
         DataConfig::Ring | DataConfig::Grid => Err(Error::Config {
             key: "data.kind".into(),
             message: format!("{} is a 2D mixture, not an image data set", cfg.name()),
@@ -217,6 +218,37 @@ pub fn load_pairs(cfg: &DataConfig) -> Result<PairedDataset> {
                 direction: Default::default(),
             };
             Ok(PairedDataset::folders(a, b, &opts)?)
+        }
+        DataConfig::SyntheticPairs {
+            images,
+            channels_a,
+            channels_b,
+            height,
+            width,
+            seed,
+        } => {
+            let a = ImageDataset::synthetic(*images, [*channels_a, *height, *width], 0, *seed)?;
+            let plane = height * width;
+            let mut b = Vec::with_capacity(images * channels_b * plane);
+            for img in a.images.chunks_exact(channels_a * plane) {
+                for c in 0..*channels_b {
+                    let src = if channels_a == channels_b {
+                        &img[c * plane..(c + 1) * plane]
+                    } else {
+                        &img[..plane]
+                    };
+                    b.extend(src.iter().map(|v| 255 - v));
+                }
+            }
+            Ok(PairedDataset::from_parts(
+                a.images,
+                [*channels_a, *height, *width],
+                b,
+                [*channels_b, *height, *width],
+                None,
+                Vec::new(),
+                format!("synthetic pairs ({images} of {height}x{width}, seed {seed})"),
+            )?)
         }
         other => Err(Error::Config {
             key: "data.kind".into(),

@@ -10,11 +10,16 @@ use crate::libtorch::{project_root, python_command, venv_python};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// Timed steps per measurement (default: 300 for 2d, 20 for dcgan32, 5 for dcgan64).
+    /// Timed steps per measurement (default: 300 for 2d, 20 for dcgan32 and pix2pix32, 5 for
+    /// dcgan64).
     #[arg(long)]
     steps: Option<u32>,
-    /// Cases to run, comma-separated: 2d, dcgan32, dcgan64.
-    #[arg(long, value_delimiter = ',', default_value = "2d,dcgan32,dcgan64")]
+    /// Cases to run, comma-separated: 2d, dcgan32, dcgan64, pix2pix32.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "2d,dcgan32,dcgan64,pix2pix32"
+    )]
     cases: Vec<String>,
     /// Measurements per side (alternating Rust, PyTorch, Rust, ...); medians are compared.
     #[arg(long, default_value_t = 3)]
@@ -80,6 +85,16 @@ const CASES: &[Case] = &[
         steps: 5,
         warmup: 2,
     },
+    Case {
+        name: "pix2pix32",
+        config: Some("configs/bench-pix2pix32.toml"),
+        script: "scripts/bench_pix2pix.py",
+        script_args: &[
+            "--size", "32", "--ngf", "32", "--ndf", "32", "--batch", "32",
+        ],
+        steps: 20,
+        warmup: 3,
+    },
 ];
 
 fn run_json(mut cmd: Command, what: &str) -> Result<Value> {
@@ -125,7 +140,7 @@ pub fn handle_command(args: BenchArgs) -> Result<()> {
     let threads = args.threads.to_string();
     for c in &args.cases {
         if !CASES.iter().any(|k| k.name == c) {
-            bail!("unknown case {c:?}; known: 2d, dcgan32, dcgan64");
+            bail!("unknown case {c:?}; known: 2d, dcgan32, dcgan64, pix2pix32");
         }
     }
     let mut report = Vec::new();

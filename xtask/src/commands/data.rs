@@ -1,4 +1,4 @@
-//! `cargo xtask data fashion-mnist|mnist|cifar10`: puts a data set where `gan train` looks
+//! `cargo xtask data fashion-mnist|mnist|cifar10|facades`: puts a data set where `gan train` looks
 //! (`$GAN_DATA_DIR/<name>`, else `<root>/data/<name>`).
 //!
 //! Fashion-MNIST comes from the Debian/Ubuntu package `dataset-fashion-mnist` when it is
@@ -27,6 +27,9 @@ pub enum Name {
     Mnist,
     /// CIFAR-10 (binary version), 60k 32x32 RGB images, 10 classes.
     Cifar10,
+    /// pix2pix's facades (CMP Facade Database, Tylecek & Sara 2013): 400 train, 100 val and
+    /// 106 test pairs, 256x256 label map | photo side by side.
+    Facades,
 }
 
 #[derive(clap::Args, Debug)]
@@ -43,6 +46,9 @@ const FASHION_URL: &str = "http://fashion-mnist.s3-website.eu-central-1.amazonaw
 const MNIST_URL: &str = "https://ossci-datasets.s3.amazonaws.com/mnist/";
 const CIFAR_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
 const CIFAR_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
+const FACADES_URL: &str = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz";
+/// Pairs per split of the official archive (no checksum is published; the counts are checked).
+const FACADES_SPLITS: [(&str, usize); 3] = [("train", 400), ("val", 100), ("test", 106)];
 const DEBIAN_FASHION: &str = "/usr/share/datasets/fashion-mnist";
 
 const FASHION_FILES: [(&str, &str); 4] = [
@@ -96,6 +102,7 @@ fn folder_name(name: Name) -> &'static str {
         Name::FashionMnist => "fashion-mnist",
         Name::Mnist => "mnist",
         Name::Cifar10 => "cifar10",
+        Name::Facades => "facades",
     }
 }
 
@@ -175,6 +182,14 @@ fn by_hand(name: Name, dir: &Path, err: anyhow::Error) -> anyhow::Error {
             .map(|(f, m)| format!("    {f}  (MD5 {m}) from {MNIST_URL}{f}"))
             .collect::<Vec<_>>()
             .join("\n"),
+        Name::Facades => format!(
+            "    the contents of facades.tar.gz from {FACADES_URL}: {}",
+            FACADES_SPLITS
+                .iter()
+                .map(|(s, n)| format!("{s}/ ({n} .jpg pairs)"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Name::Cifar10 => format!(
             "    the contents of cifar-10-batches-bin/ ({}) from {CIFAR_URL} (MD5 {CIFAR_MD5})",
             CIFAR_FILES.join(", ")
@@ -206,6 +221,7 @@ pub fn handle_command(args: DataArgs) -> Result<()> {
         Name::FashionMnist => idx_set(FASHION_URL, &FASHION_FILES, &dir),
         Name::Mnist => idx_set(MNIST_URL, &MNIST_FILES, &dir),
         Name::Cifar10 => cifar(&dir),
+        Name::Facades => facades(&dir),
     };
     result.map_err(|e| by_hand(args.name, &dir, e))?;
     eprintln!("ready: {}", dir.display());
@@ -253,6 +269,54 @@ fn cifar(dir: &Path) -> Result<()> {
     }
     if let Err(e) = fs::remove_file(&archive) {
         eprintln!("  note: could not remove {}: {e}", archive.display());
+    }
+    Ok(())
+}
+
+/// `.jpg` files directly in `dir` (0 when it does not exist).
+fn count_jpgs(dir: &Path) -> usize {
+    fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "jpg"))
+            .count()
+    })
+}
+
+fn facades(dir: &Path) -> Result<()> {
+    let complete = |dir: &Path| {
+        FACADES_SPLITS
+            .iter()
+            .all(|(split, n)| count_jpgs(&dir.join(split)) == *n)
+    };
+    if complete(dir) {
+        eprintln!("  already present");
+        return Ok(());
+    }
+    let archive = dir.join("facades.tar.gz.part");
+    eprintln!("  downloading {FACADES_URL}");
+    curl(FACADES_URL, &archive, true)?;
+    let status = Command::new("tar")
+        .arg("-xzf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(dir)
+        .arg("--strip-components=1")
+        .status()
+        .context("cannot run tar")?;
+    let _ = fs::remove_file(&archive);
+    if !status.success() {
+        bail!("tar could not unpack the facades archive ({status})");
+    }
+    if !complete(dir) {
+        let found: Vec<String> = FACADES_SPLITS
+            .iter()
+            .map(|(s, n)| format!("{s}/: {} of {n}", count_jpgs(&dir.join(s))))
+            .collect();
+        bail!(
+            "the archive from {FACADES_URL} does not hold the expected pairs ({})",
+            found.join(", ")
+        );
     }
     Ok(())
 }

@@ -101,6 +101,13 @@ pub(crate) fn validate(cfg: &TrainConfig, p: &Pix2pixConfig) -> Result<()> {
         channels_a,
         channels_b,
         ..
+    }
+    | DataConfig::SyntheticPairs {
+        height,
+        width,
+        channels_a,
+        channels_b,
+        ..
     } = &cfg.data
     {
         if !(1..=4096).contains(height) || !(1..=4096).contains(width) {
@@ -120,7 +127,8 @@ pub(crate) fn validate(cfg: &TrainConfig, p: &Pix2pixConfig) -> Result<()> {
     }
     let size = match &cfg.data {
         DataConfig::Aligned { height, width, .. }
-        | DataConfig::PairedFolders { height, width, .. } => (*height, *width),
+        | DataConfig::PairedFolders { height, width, .. }
+        | DataConfig::SyntheticPairs { height, width, .. } => (*height, *width),
         _ => (32, 32),
     };
     cfg.data

@@ -1,0 +1,226 @@
+//! The `gan` binary on a translation run (tiny aligned pairs written by the test, no data
+//! files needed): train pix2pix, `gan translate` a .npy, an image file and a folder (with the
+//! mode recorded), `gan eval --run` with translation scores, and clear errors.
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn gan(args: &[&str]) -> Output {
+    let cache = std::env::temp_dir().join(format!("gan-cli-translate-test-{}", std::process::id()));
+    Command::new(env!("CARGO_BIN_EXE_gan"))
+        .env("GAN_TOOLKIT_CACHE", &cache)
+        .env("GAN_INCEPTION", cache.join("no-such-extractor.pt"))
+        .args(args)
+        .output()
+        .expect("gan runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(o: &Output) -> String {
+    let t = text(o);
+    assert!(o.status.success(), "{t}");
+    t
+}
+
+/// `n` aligned grey pairs of 32x32 halves: A blocks, B = 255 - A.
+fn pairs(dir: &Path, n: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        let img = image::GrayImage::from_fn(64, 32, |x, y| {
+            let v = ((x % 32 / 8 + y / 8 * 4 + i * 7) * 37 % 256) as u8;
+            image::Luma([if x < 32 { v } else { 255 - v }])
+        });
+        img.save(dir.join(format!("{i:02}.png"))).unwrap();
+    }
+}
+
+#[test]
+fn train_translate_and_evaluate_a_pix2pix_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    pairs(&root.join("train"), 12);
+    pairs(&root.join("test"), 6);
+    let cfg = format!(
+        r#"
+name = "tiny-pix2pix"
+device = "cpu"
+[data]
+kind = "aligned"
+path = "{}"
+test_path = "{}"
+height = 32
+width = 32
+channels_a = 1
+channels_b = 1
+[model]
+family = "pix2pix"
+test_batch = 2
+[model.generator]
+arch = "unet"
+ngf = 4
+[model.discriminator]
+arch = "patch"
+ndf = 4
+n_layers = 2
+[optim]
+lr_g = 2e-4
+lr_d = 2e-4
+[train]
+steps = 6
+batch_size = 4
+log_every = 3
+eval_every = 3
+eval_samples = 6
+checkpoint_every = 3
+"#,
+        root.join("train").display(),
+        root.join("test").display()
+    );
+    let cfg_path = root.join("p2p.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let run = root.join("run");
+    let run_s = run.to_str().unwrap();
+    let log = ok(&gan(&[
+        "train",
+        "--config",
+        cfg_path.to_str().unwrap(),
+        "--out",
+        run_s,
+    ]));
+    for stat in ["d_loss", "g_gan", "g_l1"] {
+        assert!(log.contains(stat), "{stat} not in the log lines: {log}");
+    }
+    assert!(run.join("plots/samples-latest.png").is_file());
+
+    // A .npy of the inputs: the same N and order, uint8 out, and the mode recorded.
+    let npy_in = root.join("in.npy");
+    let px: Vec<u8> = (0..3 * 32 * 32).map(|i| (i % 251) as u8).collect();
+    gan_data::npy::write_u8(&npy_in, &[3, 1, 32, 32], &px).unwrap();
+    let out = root.join("out.npy");
+    ok(&gan(&[
+        "translate",
+        "--run",
+        run_s,
+        "--input",
+        npy_in.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--mode",
+        "eval",
+    ]));
+    let y = gan_data::npy::read_u8(&out).unwrap();
+    assert_eq!(y.shape, [3, 1, 32, 32]);
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("out.json")).unwrap()).unwrap();
+    assert_eq!(rec["test_mode"], "eval");
+    assert_eq!(rec["images"], 3);
+    // Eval mode is deterministic.
+    ok(&gan(&[
+        "translate",
+        "--run",
+        run_s,
+        "--input",
+        npy_in.to_str().unwrap(),
+        "--out",
+        root.join("again.npy").to_str().unwrap(),
+        "--mode",
+        "eval",
+    ]));
+    assert_eq!(
+        gan_data::npy::read_u8(&root.join("again.npy"))
+            .unwrap()
+            .data,
+        y.data
+    );
+
+    // A folder of images gives files of the same names; the run's default mode is recorded.
+    let out_dir = root.join("translated");
+    ok(&gan(&[
+        "translate",
+        "--run",
+        run_s,
+        "--input",
+        root.join("test").to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]));
+    // (The test folder holds A|B pairs, 64 wide: each is resized to the run's 32x32 input.)
+    for i in 0..6 {
+        let p = out_dir.join(format!("{i:02}.png"));
+        let img = image::open(&p).unwrap();
+        assert_eq!((img.width(), img.height()), (32, 32), "{}", p.display());
+    }
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("translate.json")).unwrap())
+            .unwrap();
+    assert_eq!(rec["test_mode"], "stochastic");
+    assert_eq!(rec["test_batch"], 2);
+
+    // One image file in, one out.
+    let single = root.join("single.png");
+    ok(&gan(&[
+        "translate",
+        "--run",
+        run_s,
+        "--input",
+        root.join("test/00.png").to_str().unwrap(),
+        "--out",
+        single.to_str().unwrap(),
+    ]));
+    assert!(single.is_file());
+
+    // Errors: b-to-a on pix2pix, a wrong channel count, a sampler command on a translator.
+    let e = gan(&[
+        "translate",
+        "--run",
+        run_s,
+        "--input",
+        npy_in.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--direction",
+        "b-to-a",
+    ]);
+    assert!(
+        !e.status.success() && text(&e).contains("A -> B only"),
+        "{}",
+        text(&e)
+    );
+    let rgb = root.join("rgb.npy");
+    gan_data::npy::write_u8(&rgb, &[1, 3, 32, 32], &[0; 3 * 32 * 32]).unwrap();
+    let e = gan(&[
+        "translate",
+        "--run",
+        run_s,
+        "--input",
+        rgb.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !e.status.success() && text(&e).contains("(N, 1, H, W)"),
+        "{}",
+        text(&e)
+    );
+    let e = gan(&["sample", "--run", run_s, "--n", "4", "--out", "x.npy"]);
+    assert!(
+        !e.status.success() && text(&e).contains("pix2pix"),
+        "{}",
+        text(&e)
+    );
+
+    // gan eval on the run: translation scores of the held-out pairs (no classifier here).
+    let eval = ok(&gan(&["eval", "--run", run_s, "--no-inception"]));
+    assert!(eval.contains("PSNR"), "{eval}");
+    let rep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(rep["translation"]["n"], 6);
+    assert_eq!(rep["translation"]["test_mode"], "stochastic");
+    assert!(rep["translation"]["ssim"].as_f64().unwrap() <= 1.0);
+}
