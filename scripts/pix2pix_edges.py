@@ -201,6 +201,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=1800, help="training time budget")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--ngf", type=int, default=64, help="U-Net width (model.generator.ngf)")
+    ap.add_argument("--ndf", type=int, default=64, help="PatchGAN width (model.discriminator.ndf)")
+    ap.add_argument("--n-layers", type=int, default=2, help="PatchGAN layers")
     ap.add_argument("--test-batch", type=int, default=None,
                     help="batch of the test translations (default: --batch)")
     ap.add_argument("--out", default="runs/torch-pix2pix",
@@ -230,7 +233,8 @@ def main():
     print(f"data: {train_a.shape[0]} train / {test_a.shape[0]} test pairs of 1x32x32 from "
           f"{a.data} in {time.perf_counter() - t_load:.1f} s", flush=True)
 
-    g, d = build_pix2pix(1, 1, 32, ngf=64, ndf=64, n_layers=2, norm="batch", dropout=True)
+    g, d = build_pix2pix(1, 1, 32, ngf=a.ngf, ndf=a.ndf, n_layers=a.n_layers,
+                         norm="batch", dropout=True)
     g.to(dev).train()
     d.to(dev).train()
     step = Pix2PixStep(g, d, lr=2e-4, betas=(0.5, 0.999), lambda_l1=100.0)

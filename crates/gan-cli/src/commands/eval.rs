@@ -31,6 +31,10 @@ pub struct Args {
     /// Class labels of the samples (.npy, int64, shape (N,)).
     #[arg(long)]
     labels: Option<PathBuf>,
+    /// With --samples FILE.npy of translations: the true targets (.npy, uint8, the same
+    /// shape), to add L1, PSNR and SSIM (how translation runs are scored).
+    #[arg(long, requires = "samples")]
+    targets: Option<PathBuf>,
     /// A classifier folder (`gan classifier train`) to score images with. Default for runs:
     /// classifiers/<data>-<H>x<W>; samples files are scored with a classifier only when given.
     #[arg(long)]
@@ -197,6 +201,7 @@ pub fn handle_command(args: Args) -> Result<()> {
 fn args_images(args: &Args) -> super::eval_images::ImageArgs {
     super::eval_images::ImageArgs {
         labels: args.labels.clone(),
+        targets: args.targets.clone(),
         classifier: args.classifier.clone(),
         no_classifier: args.no_classifier,
         inception: args.inception.clone(),

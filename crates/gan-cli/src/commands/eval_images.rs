@@ -24,6 +24,7 @@ use super::sample::labels_for;
 /// The options of `gan eval` that image scoring uses.
 pub struct ImageArgs {
     pub labels: Option<PathBuf>,
+    pub targets: Option<PathBuf>,
     pub classifier: Option<PathBuf>,
     pub no_classifier: bool,
     pub inception: Option<PathBuf>,
@@ -494,6 +495,27 @@ pub fn samples_file(args: &ImageArgs, file: &Path) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| file.with_extension("eval.json"));
+    let translation = match &args.targets {
+        Some(t) => {
+            let arr = npy::read_u8(t)?;
+            if arr.shape != shape.iter().map(|&d| d as usize).collect::<Vec<_>>() {
+                bail!(
+                    "--targets {}: shape {:?}, the samples are {:?}",
+                    t.display(),
+                    arr.shape,
+                    shape
+                );
+            }
+            let targets = Tensor::from_slice(&arr.data).view(shape.as_slice());
+            Some(Translation {
+                scores: gan_eval::translation_scores(&x, &targets)?,
+                test_mode: "as given",
+                test_batch: 0,
+                label_preservation: None,
+            })
+        }
+        None => None,
+    };
     score(
         args,
         &x,
@@ -503,7 +525,7 @@ pub fn samples_file(args: &ImageArgs, file: &Path) -> Result<()> {
         file.display().to_string(),
         None,
         &out,
-        None,
+        translation,
     )
 }
 

@@ -145,7 +145,7 @@ pub fn handle_command(args: Args) -> Result<()> {
             eprintln!("done: {step} steps. Results in {}:", run.display());
             if info.is_images() {
                 eprintln!(
-                    "  plots/samples-latest.png  a sample grid (samples/ has one per evaluation)"
+                    "  plots/samples-latest.png  a sample grid (translation runs: input | output | target rows; samples/ has one per evaluation)"
                 );
             } else {
                 eprintln!("  plots/samples-latest.png  samples over the true modes");
@@ -155,7 +155,12 @@ pub fn handle_command(args: Args) -> Result<()> {
                 "  checkpoints/              resume with: gan train --resume {} --steps N",
                 run.display()
             );
-            if info.is_images() {
+            if info.input_shape.is_some() {
+                eprintln!(
+                    "next: gan eval --run {0}   |   gan translate --run {0} --input FILE.npy|IMAGE|DIR --out ...",
+                    run.display()
+                );
+            } else if info.is_images() {
                 eprintln!(
                     "next: gan sample --run {0} --n 64 --out grid.png   |   gan sample --run {0} --n 10000 --out samples.npy",
                     run.display()
