@@ -69,6 +69,16 @@ impl Progress {
                 ),
                 (None, Some(grid)) => {
                     let mut line = format!("eval step {}: samples {}", r.step, grid.display());
+                    if let Some(t) = &r.translation {
+                        line += &format!(
+                            "; {} translations ({}): L1 {:.4}, PSNR {:.2} dB, SSIM {:.4}",
+                            t.scores.n,
+                            t.test_mode.name(),
+                            t.scores.l1,
+                            t.scores.psnr,
+                            t.scores.ssim
+                        );
+                    }
                     if let Some(s) = &r.scores {
                         line += &score_summary(s);
                     }

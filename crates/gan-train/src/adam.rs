@@ -121,7 +121,8 @@ impl Adam {
                 })
                 .collect();
             let g = Tensor::cat(&grads, 0);
-            self.grads_finite = g.isfinite().all();
+            // One reduction: a NaN or an infinity anywhere makes the sum non-finite.
+            self.grads_finite = g.sum(Kind::Float).isfinite();
             let _ = self.exp_avg.lerp_(&g, 1.0 - self.beta1);
             let _ = self.exp_avg_sq.lerp_(&(&g * &g), 1.0 - self.beta2);
             let denom = self.exp_avg_sq.sqrt().g_add_scalar_(eps);

@@ -31,6 +31,9 @@ pub struct Args {
     /// Class labels of the samples (.npy, int64, shape (N,)).
     #[arg(long)]
     labels: Option<PathBuf>,
+    /// Translation runs: test-time behaviour (default: the run's `model.test_mode`).
+    #[arg(long, value_enum)]
+    mode: Option<super::translate::Mode>,
     /// With --samples FILE.npy of translations: the true targets (.npy, uint8, the same
     /// shape), to add L1, PSNR and SSIM (how translation runs are scored).
     #[arg(long, requires = "samples")]
@@ -202,6 +205,7 @@ fn args_images(args: &Args) -> super::eval_images::ImageArgs {
     super::eval_images::ImageArgs {
         labels: args.labels.clone(),
         targets: args.targets.clone(),
+        mode: args.mode.map(super::translate::Mode::test_mode),
         classifier: args.classifier.clone(),
         no_classifier: args.no_classifier,
         inception: args.inception.clone(),

@@ -25,6 +25,7 @@ use super::sample::labels_for;
 pub struct ImageArgs {
     pub labels: Option<PathBuf>,
     pub targets: Option<PathBuf>,
+    pub mode: Option<gan_train::TestMode>,
     pub classifier: Option<PathBuf>,
     pub no_classifier: bool,
     pub inception: Option<PathBuf>,
@@ -398,13 +399,14 @@ pub fn translation_run(args: &ImageArgs, run: &Path, t: &TrainedTranslator) -> R
         .held_out()
         .with_context(|| format!("{} has no held-out pairs to score", run.display()))?;
     let n = args.n.min(a.size()[0]);
+    let mode = args.mode.unwrap_or(t.test_mode);
     eprintln!(
         "translating {n} held-out pairs ({} mode, {} at a time)",
-        t.test_mode.name(),
+        mode.name(),
         t.test_batch
     );
     let t0 = Instant::now();
-    let out_images = t.translate(&a.narrow(0, 0, n), t.test_mode, args.seed)?;
+    let out_images = t.translate(&a.narrow(0, 0, n), mode, args.seed)?;
     eprintln!("translated in {:.1} s", t0.elapsed().as_secs_f64());
     let scores = gan_eval::translation_scores(&out_images, &b.narrow(0, 0, n))?;
     let labels = labels.map(|l| l[..n as usize].to_vec());
@@ -432,7 +434,7 @@ pub fn translation_run(args: &ImageArgs, run: &Path, t: &TrainedTranslator) -> R
     let out = args.out.clone().unwrap_or_else(|| run.join("eval.json"));
     let translation = Translation {
         scores,
-        test_mode: t.test_mode.name(),
+        test_mode: mode.name(),
         test_batch: t.test_batch,
         label_preservation: None,
     };

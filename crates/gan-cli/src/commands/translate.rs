@@ -27,6 +27,16 @@ pub enum Mode {
     Eval,
 }
 
+impl Mode {
+    /// As the training crate names it.
+    pub fn test_mode(self) -> TestMode {
+        match self {
+            Mode::Stochastic => TestMode::Stochastic,
+            Mode::Eval => TestMode::Eval,
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Run folder of a translation run.
@@ -129,11 +139,7 @@ pub fn handle_command(args: Args) -> Result<()> {
             args.run.display()
         );
     }
-    let mode = match args.mode {
-        Some(Mode::Stochastic) => TestMode::Stochastic,
-        Some(Mode::Eval) => TestMode::Eval,
-        None => t.test_mode,
-    };
+    let mode = args.mode.map_or(t.test_mode, Mode::test_mode);
     let shape = t.input_shape();
     let (ca, size) = (shape[0], (shape[1], shape[2]));
     let record_path;
