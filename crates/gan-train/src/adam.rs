@@ -93,6 +93,20 @@ impl Adam {
         }
     }
 
+    /// Back-propagates `loss` to the parameters and makes one Adam update from those
+    /// gradients. The gradients are returned by autograd rather than accumulated into each
+    /// parameter's `.grad` (so there is nothing to zero and no accumulation pass); the values
+    /// are the same as `zero_grad(); loss.backward(); step()`.
+    pub fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
+        if self.params.is_empty() {
+            return Ok(());
+        }
+        let params: Vec<&Tensor> = self.params.iter().map(|(_, p)| p).collect();
+        let grads = Tensor::f_run_backward(&[loss], &params, false, false)?;
+        self.update(grads);
+        Ok(())
+    }
+
     /// One Adam update from the current gradients (a parameter without one counts as zero).
     ///
     /// Same mathematics as `torch.optim.Adam` (single-tensor path), rearranged to save two
@@ -102,17 +116,22 @@ impl Adam {
         if self.params.is_empty() {
             return;
         }
+        let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).collect();
+        self.update(grads);
+    }
+
+    /// The update from one gradient per parameter (undefined: zero).
+    fn update(&mut self, grads: Vec<Tensor>) {
         self.step += 1;
         let bc1 = 1.0 - self.beta1.powi(self.step as i32);
         let bc2_sqrt = (1.0 - self.beta2.powi(self.step as i32)).sqrt();
         let step_size = self.lr * bc2_sqrt / bc1;
         let eps = self.eps * bc2_sqrt;
         tch::no_grad(|| {
-            let grads: Vec<Tensor> = self
-                .params
-                .iter()
-                .map(|(_, p)| {
-                    let g = p.grad();
+            let grads: Vec<Tensor> = grads
+                .into_iter()
+                .zip(&self.params)
+                .map(|(g, (_, p))| {
                     if g.defined() {
                         g.reshape([-1])
                     } else {

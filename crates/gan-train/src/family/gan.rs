@@ -257,9 +257,7 @@ impl GanFamily {
         if let (Some(a), Some(y)) = (&aux_fake, &y_fake) {
             loss += a.cross_entropy_for_logits(&pack_labels(y)) * lc.aux_weight;
         }
-        self.opt_d.zero_grad();
-        loss.backward();
-        self.opt_d.step();
+        self.opt_d.backward_step(&loss)?;
         stats.loss("d_loss", &loss);
         stats.value("d_real", &l_real.detach().mean(Kind::Float));
         stats.value("d_fake", &l_fake.detach().mean(Kind::Float));
@@ -295,9 +293,7 @@ impl GanFamily {
         })();
         self.vs_d.unfreeze();
         let g_loss = g_loss?;
-        self.opt_g.zero_grad();
-        g_loss.backward();
-        self.opt_g.step();
+        self.opt_g.backward_step(&g_loss)?;
         stats.loss("g_loss", &g_loss);
         stats.grads_finite("g_grads", self.opt_g.grads_finite());
         Ok(())

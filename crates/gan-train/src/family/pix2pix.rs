@@ -356,9 +356,7 @@ impl Pix2pixFamily {
             .forward(&Tensor::cat(&[&a, &b], 1), ForwardMode::Train)?
             .reshape([-1]);
         let loss = self.cfg.gan_loss.discriminator(&l_real, &l_fake)? * 0.5;
-        self.opt_d.zero_grad();
-        loss.backward();
-        self.opt_d.step();
+        self.opt_d.backward_step(&loss)?;
         stats.loss("d_loss", &loss);
         stats.value("d_real", &l_real.detach().mean(Kind::Float));
         stats.value("d_fake", &l_fake.detach().mean(Kind::Float));
@@ -387,9 +385,7 @@ impl Pix2pixFamily {
         })();
         self.vs_d.unfreeze();
         let (gan, l1, total) = result?;
-        self.opt_g.zero_grad();
-        total.backward();
-        self.opt_g.step();
+        self.opt_g.backward_step(&total)?;
         stats.loss("g_gan", &gan);
         stats.loss("g_l1", &l1);
         stats.loss("g_loss", &total);
