@@ -66,6 +66,9 @@ pub struct EvalPlan {
     pub reference: Option<DataConfig>,
     /// Evaluate every this many steps (0: only at the end).
     pub every: u64,
+    /// Paired data trained on random crops: the crop's `(height, width)`; reference images
+    /// are compared through their centre window of that size.
+    pub crop: Option<(usize, usize)>,
 }
 
 /// The engine's schedule.
@@ -155,6 +158,7 @@ impl Plan {
                 samples: t.eval_samples,
                 reference,
                 every: t.eval_every,
+                crop: cfg.data.jitter().crop,
             },
             guard: cfg.guard.clone(),
         })

@@ -100,6 +100,9 @@ pub(crate) fn build_evaluator(
     };
     let test = load_images(reference_data)?;
     let (images, _) = test.to_tensors(Device::Cpu);
+    // Paired data trained on random crops is compared at the crop's size (centre window).
+    let crop = plan.crop.unwrap_or((test.height, test.width));
+    let images = crate::family::pix2pix::center_crop(&images, crop);
     let n = match e.reference_images {
         0 => test.len(),
         r => r.min(test.len()),

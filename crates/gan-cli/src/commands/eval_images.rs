@@ -173,6 +173,14 @@ fn progress_printer() -> impl FnMut(&str, i64, i64) {
     }
 }
 
+/// The real images scores compare with: a data set to load, or images already at hand.
+pub enum ReferenceSpec {
+    /// Load this data set (the first `--reference-images`).
+    Data(DataConfig),
+    /// These images (a translation run's held-out targets).
+    Images(Reference),
+}
+
 /// Scores `u8` samples and writes the JSON and Markdown reports.
 #[allow(clippy::too_many_arguments)]
 fn score(
@@ -180,7 +188,7 @@ fn score(
     images: &Tensor,
     labels: Option<&[i64]>,
     classifier_dir: Option<PathBuf>,
-    reference: Option<DataConfig>,
+    reference: Option<ReferenceSpec>,
     source: String,
     step: Option<u64>,
     out: &Path,
@@ -214,11 +222,14 @@ fn score(
             gan_eval::FETCH_HINT
         );
     }
-    let (reference, reference_ds) = match &reference {
-        Some(data) => {
-            let (r, ds) = load_reference(data, args.reference_images, &shape)?;
+    let (reference, reference_ds) = match reference {
+        // Without an extractor there is nothing to compare with the reference.
+        _ if nothing => (None, None),
+        Some(ReferenceSpec::Data(data)) => {
+            let (r, ds) = load_reference(&data, args.reference_images, &shape)?;
             (Some(r), Some(ds))
         }
+        Some(ReferenceSpec::Images(r)) => (Some(r), None),
         None => (None, None),
     };
     if args.gan_train && (labels.is_none() || classifier.is_none() || reference_ds.is_none()) {
@@ -371,7 +382,8 @@ pub fn run(args: &ImageArgs, run: &Path, g: &TrainedGenerator) -> Result<()> {
         Some(spec) if spec == "none" => None,
         Some(spec) => Some(parse_reference(spec, &x.size())?),
         None => g.config.data.with_split(Split::Test).ok(),
-    };
+    }
+    .map(ReferenceSpec::Data);
     let labels: Option<Vec<i64>> = labels.as_ref().map(Vec::<i64>::try_from).transpose()?;
     let out = args.out.clone().unwrap_or_else(|| run.join("eval.json"));
     score(
@@ -428,8 +440,21 @@ pub fn translation_run(args: &ImageArgs, run: &Path, t: &TrainedTranslator) -> R
     });
     let reference = match &args.reference {
         Some(spec) if spec == "none" => None,
-        Some(spec) => Some(parse_reference(spec, &out_images.size())?),
-        None => t.config.data.with_split(Split::Test).ok(),
+        Some(spec) => Some(ReferenceSpec::Data(parse_reference(
+            spec,
+            &out_images.size(),
+        )?)),
+        // The true targets of the held-out pairs (as the translations see them).
+        None => {
+            let limit = match args.reference_images {
+                0 => b.size()[0],
+                r => (r as i64).min(b.size()[0]),
+            };
+            Some(ReferenceSpec::Images(Reference {
+                name: format!("the held-out targets of {} ({limit} images)", run.display()),
+                images: b.narrow(0, 0, limit),
+            }))
+        }
     };
     let out = args.out.clone().unwrap_or_else(|| run.join("eval.json"));
     let translation = Translation {
@@ -485,7 +510,7 @@ pub fn samples_file(args: &ImageArgs, file: &Path) -> Result<()> {
         None => None,
     };
     let reference = match &args.reference {
-        Some(spec) if spec != "none" => Some(parse_reference(spec, &shape)?),
+        Some(spec) if spec != "none" => Some(ReferenceSpec::Data(parse_reference(spec, &shape)?)),
         _ => None,
     };
     let classifier = if args.no_classifier {
