@@ -76,27 +76,17 @@ impl ModelConfig {
     }
 }
 
-/// The GAN family's top-level sections (`[generator]`, `[discriminator]`, `[loss]`), for
-/// families that have their own.
-pub(crate) struct GanSections<'a>(&'a TrainConfig);
-
-impl<'a> GanSections<'a> {
-    pub(crate) fn of(cfg: &'a TrainConfig) -> Self {
-        GanSections(cfg)
-    }
-
-    /// The first of them set to anything but its default.
-    pub(crate) fn first_set(&self) -> Option<&'static str> {
-        let c = self.0;
-        if c.generator != GeneratorConfig::default() {
-            Some("generator")
-        } else if c.discriminator != DiscriminatorConfig::default() {
-            Some("discriminator")
-        } else if c.loss != LossConfig::default() {
-            Some("loss")
-        } else {
-            None
-        }
+/// The first of the GAN family's top-level sections (`[generator]`, `[discriminator]`,
+/// `[loss]`) set to anything but its default, for families that have their own.
+pub(crate) fn gan_section_set(c: &TrainConfig) -> Option<&'static str> {
+    if c.generator != GeneratorConfig::default() {
+        Some("generator")
+    } else if c.discriminator != DiscriminatorConfig::default() {
+        Some("discriminator")
+    } else if c.loss != LossConfig::default() {
+        Some("loss")
+    } else {
+        None
     }
 }
 

@@ -63,6 +63,27 @@ pub(crate) fn checkpoint_path(run: &RunDir, which: &WhichCheckpoint) -> Result<P
     })
 }
 
+/// Copies the `prefix.*` tensors of a checkpoint into `vs` after checking that they are
+/// exactly its variables (names, shapes, dtypes).
+fn load_network(vs: &VarStore, prefix: &str, loaded: &checkpoint::Loaded) -> Result<()> {
+    let vars = sorted_vars(vs);
+    let expected = layout(
+        &vars
+            .iter()
+            .map(|(n, t)| (format!("{prefix}.{n}"), t.shallow_clone()))
+            .collect::<Vec<_>>(),
+    );
+    let dot = format!("{prefix}.");
+    let subset: BTreeMap<String, Tensor> = loaded
+        .tensors
+        .iter()
+        .filter(|(k, _)| k.starts_with(&dot))
+        .map(|(k, v)| (k.clone(), v.shallow_clone()))
+        .collect();
+    checkpoint::check_layout(&loaded.path, &expected, &subset)?;
+    copy_into(&vars, prefix, &subset)
+}
+
 /// A trained EMA generator loaded from a GAN run folder.
 #[derive(Debug)]
 pub struct TrainedGenerator {
@@ -104,21 +125,7 @@ impl TrainedGenerator {
         let info = DataInfo::read(&run.data_info())?;
         let vs = VarStore::new(device);
         let generator = Generator::new(&vs.root(), &config.generator, &info.spec())?;
-        let vars = sorted_vars(&vs);
-        let expected = layout(
-            &vars
-                .iter()
-                .map(|(n, t)| (format!("g_ema.{n}"), t.shallow_clone()))
-                .collect::<Vec<_>>(),
-        );
-        let subset: BTreeMap<String, Tensor> = loaded
-            .tensors
-            .iter()
-            .filter(|(k, _)| k.starts_with("g_ema."))
-            .map(|(k, v)| (k.clone(), v.shallow_clone()))
-            .collect();
-        checkpoint::check_layout(&ckpt_path, &expected, &subset)?;
-        copy_into(&vars, "g_ema", &subset)?;
+        load_network(&vs, "g_ema", &loaded)?;
         Ok(TrainedGenerator {
             config,
             info,
@@ -218,21 +225,7 @@ impl TrainedTranslator {
         let spec = TranslationSpec::new(a[0], *cb, *h, *w);
         let vs = VarStore::new(device);
         let translator = Translator::new(&vs.root(), &p.generator, &spec)?;
-        let vars = sorted_vars(&vs);
-        let expected = layout(
-            &vars
-                .iter()
-                .map(|(n, t)| (format!("g.{n}"), t.shallow_clone()))
-                .collect::<Vec<_>>(),
-        );
-        let subset: BTreeMap<String, Tensor> = loaded
-            .tensors
-            .iter()
-            .filter(|(k, _)| k.starts_with("g."))
-            .map(|(k, v)| (k.clone(), v.shallow_clone()))
-            .collect();
-        checkpoint::check_layout(&ckpt_path, &expected, &subset)?;
-        copy_into(&vars, "g", &subset)?;
+        load_network(&vs, "g", &loaded)?;
         Ok(TrainedTranslator {
             config,
             info,

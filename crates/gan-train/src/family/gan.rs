@@ -8,7 +8,6 @@
 //! then `g`. Statistics: `d_loss`, `d_real`, `d_fake` (mean logits), `g_loss`. Checkpoint
 //! tensors: `g.*`, `d.*`, `g_ema.*`, `opt_g.*`, `opt_d.*`.
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::Path;
 
 use gan_data::{points, Mixture2d};
@@ -18,13 +17,13 @@ use gan_tensor::{seed_all, step_seed, Stream};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use super::{
-    copy_into, getter, push_prefixed, sorted_vars, EvalCtx, Family, Phase, PhaseCtx, Stats, StepEnd,
+    copy_file, load_stores_state, stores_state, EvalCtx, Family, Phase, PhaseCtx, Stats, StepEnd,
 };
 use crate::adam::Adam;
 use crate::config::{LossConfig, TrainConfig};
 use crate::data::{DataInfo, Source};
 use crate::ema::Ema;
-use crate::error::{config_err, io_err, Error, Result};
+use crate::error::{config_err, Error, Result};
 use crate::plan::{DataPlan, GanPlan};
 use crate::plot;
 use crate::records::EvalRecord;
@@ -361,21 +360,26 @@ impl Family for GanFamily {
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {
-        let mut out = Vec::new();
-        push_prefixed(&mut out, "g", sorted_vars(&self.vs_g));
-        push_prefixed(&mut out, "d", sorted_vars(&self.vs_d));
-        push_prefixed(&mut out, "g_ema", sorted_vars(&self.vs_ema));
-        push_prefixed(&mut out, "opt_g", self.opt_g.state());
-        push_prefixed(&mut out, "opt_d", self.opt_d.state());
-        out
+        stores_state(
+            &[
+                ("g", &self.vs_g),
+                ("d", &self.vs_d),
+                ("g_ema", &self.vs_ema),
+            ],
+            &[("opt_g", &self.opt_g), ("opt_d", &self.opt_d)],
+        )
     }
 
     fn load_state(&mut self, tensors: &BTreeMap<String, Tensor>) -> Result<()> {
-        copy_into(&sorted_vars(&self.vs_g), "g", tensors)?;
-        copy_into(&sorted_vars(&self.vs_d), "d", tensors)?;
-        copy_into(&sorted_vars(&self.vs_ema), "g_ema", tensors)?;
-        self.opt_g.load_state(&getter(tensors, "opt_g"))?;
-        self.opt_d.load_state(&getter(tensors, "opt_d"))?;
+        load_stores_state(
+            &[
+                ("g", &self.vs_g),
+                ("d", &self.vs_d),
+                ("g_ema", &self.vs_ema),
+            ],
+            &mut [("opt_g", &mut self.opt_g), ("opt_d", &mut self.opt_d)],
+            tensors,
+        )?;
         self.last_real = None;
         Ok(())
     }
@@ -393,7 +397,7 @@ impl Family for GanFamily {
             write_csv(&csv, &pts)?;
             let png = ctx.run.plots().join(format!("samples-step-{step:09}.png"));
             scatter(mixture, &png, &pts)?;
-            copy_latest(&png, &ctx.run.plots().join("samples-latest.png"))?;
+            copy_file(&png, &ctx.run.plots().join("samples-latest.png"))?;
             return Ok(EvalRecord {
                 modes: Some(modes),
                 ..EvalRecord::new(step)
@@ -404,7 +408,7 @@ impl Family for GanFamily {
         let x = self.sample_ema(n, seed, labels.as_ref())?;
         let png = ctx.run.samples().join(format!("step-{step:09}.png"));
         plot::image_grid(&png, &x, columns)?;
-        copy_latest(&png, &ctx.run.plots().join("samples-latest.png"))?;
+        copy_file(&png, &ctx.run.plots().join("samples-latest.png"))?;
         let scores = match ctx.evaluator {
             Some(ev) => {
                 let n = ctx.samples;
@@ -464,12 +468,6 @@ fn grid_layout(info: &DataInfo, conditional: bool, device: Device) -> (Option<Te
     } else {
         (None, 8)
     }
-}
-
-/// Replaces `latest` with a copy of `src`, atomically.
-fn copy_latest(src: &Path, latest: &Path) -> Result<()> {
-    let bytes = fs::read(src).map_err(io_err("cannot read", src))?;
-    Ok(gan_tensor::write_atomic(latest, &bytes)?)
 }
 
 /// Writes `x,y` lines, no header (atomically).

@@ -207,13 +207,44 @@ pub(crate) fn sorted_vars(vs: &tch::nn::VarStore) -> Vec<(String, Tensor)> {
     v
 }
 
-/// Appends `vars` to `out` as `prefix.name`.
-pub(crate) fn push_prefixed(
-    out: &mut Vec<(String, Tensor)>,
-    prefix: &str,
-    vars: Vec<(String, Tensor)>,
-) {
-    out.extend(vars.into_iter().map(|(n, t)| (format!("{prefix}.{n}"), t)));
+/// A family's checkpoint tensors: every variable of each store as `prefix.name`, then each
+/// optimiser's state as `prefix.name`, in the order given.
+pub(crate) fn stores_state(
+    stores: &[(&str, &tch::nn::VarStore)],
+    opts: &[(&str, &crate::Adam)],
+) -> Vec<(String, Tensor)> {
+    let prefixed = |prefix: &str, vars: Vec<(String, Tensor)>| {
+        vars.into_iter()
+            .map(|(n, t)| (format!("{prefix}.{n}"), t))
+            .collect::<Vec<_>>()
+    };
+    let mut out = Vec::new();
+    for (prefix, vs) in stores {
+        out.extend(prefixed(prefix, sorted_vars(vs)));
+    }
+    for (prefix, opt) in opts {
+        out.extend(prefixed(prefix, opt.state()));
+    }
+    out
+}
+
+/// Copies a checked checkpoint back into the stores and optimisers [`stores_state`] named.
+pub(crate) fn load_stores_state(
+    stores: &[(&str, &tch::nn::VarStore)],
+    opts: &mut [(&str, &mut crate::Adam)],
+    tensors: &BTreeMap<String, Tensor>,
+) -> Result<()> {
+    for (prefix, vs) in stores {
+        copy_into(&sorted_vars(vs), prefix, tensors)?;
+    }
+    for (prefix, opt) in opts.iter_mut() {
+        opt.load_state(&|n| {
+            tensors
+                .get(&format!("{prefix}.{n}"))
+                .map(|t| t.shallow_clone())
+        })?;
+    }
+    Ok(())
 }
 
 /// Copies `prefix.name` tensors of a checked checkpoint into `vars`.
@@ -237,14 +268,8 @@ pub(crate) fn copy_into(
     })
 }
 
-/// A lookup of `prefix.name` in a checkpoint, for [`crate::Adam::load_state`].
-pub(crate) fn getter<'a>(
-    tensors: &'a BTreeMap<String, Tensor>,
-    prefix: &'a str,
-) -> impl Fn(&str) -> Option<Tensor> + 'a {
-    move |n| {
-        tensors
-            .get(&format!("{prefix}.{n}"))
-            .map(|t| t.shallow_clone())
-    }
+/// Replaces `dst` with a copy of `src`, atomically (e.g. `plots/samples-latest.png`).
+pub(crate) fn copy_file(src: &Path, dst: &Path) -> Result<()> {
+    let bytes = std::fs::read(src).map_err(crate::error::io_err("cannot read", src))?;
+    Ok(gan_tensor::write_atomic(dst, &bytes)?)
 }

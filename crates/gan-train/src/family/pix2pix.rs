@@ -10,8 +10,6 @@
 //! unweighted mean absolute error in `[-1, 1]` units), `g_loss`. Checkpoint tensors: `g.*`,
 //! `d.*`, `opt_g.*`, `opt_d.*`.
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::Path;
 
 use gan_data::{DevicePairs, EpochBatcher, Jitter, PairedDataset, Split};
 use gan_losses::GanLoss;
@@ -21,12 +19,14 @@ use serde::{Deserialize, Serialize};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use super::{
-    copy_into, getter, push_prefixed, sorted_vars, EvalCtx, Family, Phase, PhaseCtx, Stats, StepEnd,
+    copy_file, load_stores_state, stores_state, EvalCtx, Family, Phase, PhaseCtx, Stats, StepEnd,
 };
 use crate::adam::Adam;
-use crate::config::{DataConfig, GanSections, OptimConfig, Pix2pixConfig, TestMode, TrainConfig};
+use crate::config::{
+    gan_section_set, DataConfig, OptimConfig, Pix2pixConfig, TestMode, TrainConfig,
+};
 use crate::data::{load_pairs, DataInfo};
-use crate::error::{config_err, io_err, Error, Result};
+use crate::error::{config_err, Error, Result};
 use crate::plan::DataPlan;
 use crate::plot;
 use crate::records::EvalRecord;
@@ -43,7 +43,7 @@ pub(crate) fn validate(cfg: &TrainConfig, p: &Pix2pixConfig) -> Result<()> {
             ),
         ));
     }
-    if let Some(key) = GanSections::of(cfg).first_set() {
+    if let Some(key) = gan_section_set(cfg) {
         return Err(config_err(
             key,
             format!(
@@ -86,8 +86,8 @@ pub(crate) fn validate(cfg: &TrainConfig, p: &Pix2pixConfig) -> Result<()> {
             format!("{} is not in 1..=4096", p.test_batch),
         ));
     }
-    prefixed("model.", p.generator.validate())?;
-    prefixed("model.", p.discriminator.validate())?;
+    p.generator.validate().map_err(model_key)?;
+    p.discriminator.validate().map_err(model_key)?;
     if let DataConfig::Aligned {
         height,
         width,
@@ -139,13 +139,11 @@ pub(crate) fn validate(cfg: &TrainConfig, p: &Pix2pixConfig) -> Result<()> {
 }
 
 /// Re-keys a network config error under `model.` (the pix2pix networks live there).
-fn prefixed(prefix: &str, r: gan_models::Result<()>) -> Result<()> {
-    r.map_err(|e| match e {
-        gan_models::Error::Config { key, message } => {
-            config_err(&format!("{prefix}{key}"), message)
-        }
+fn model_key(e: gan_models::Error) -> Error {
+    match e {
+        gan_models::Error::Config { key, message } => config_err(&format!("model.{key}"), message),
         other => other.into(),
-    })
+    }
 }
 
 /// `stochastic` / `eval` as the networks' forward mode.
@@ -306,8 +304,7 @@ impl Pix2pixFamily {
         let spec = TranslationSpec::new(ca, cb, crop.0 as i64, crop.1 as i64);
         let vs_g = VarStore::new(device);
         let vs_d = VarStore::new(device);
-        let g = Translator::new(&vs_g.root(), &cfg.generator, &spec)
-            .map_err(|e| prefixed("model.", Err(e)).unwrap_err())?;
+        let g = Translator::new(&vs_g.root(), &cfg.generator, &spec).map_err(model_key)?;
         let d = TranslationDiscriminator::new(
             &vs_d.root(),
             &cfg.discriminator,
@@ -315,7 +312,7 @@ impl Pix2pixFamily {
             crop.0 as i64,
             crop.1 as i64,
         )
-        .map_err(|e| prefixed("model.", Err(e)).unwrap_err())?;
+        .map_err(model_key)?;
         let o = optim;
         let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps);
         let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps);
@@ -462,19 +459,18 @@ impl Family for Pix2pixFamily {
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {
-        let mut out = Vec::new();
-        push_prefixed(&mut out, "g", sorted_vars(&self.vs_g));
-        push_prefixed(&mut out, "d", sorted_vars(&self.vs_d));
-        push_prefixed(&mut out, "opt_g", self.opt_g.state());
-        push_prefixed(&mut out, "opt_d", self.opt_d.state());
-        out
+        stores_state(
+            &[("g", &self.vs_g), ("d", &self.vs_d)],
+            &[("opt_g", &self.opt_g), ("opt_d", &self.opt_d)],
+        )
     }
 
     fn load_state(&mut self, tensors: &BTreeMap<String, Tensor>) -> Result<()> {
-        copy_into(&sorted_vars(&self.vs_g), "g", tensors)?;
-        copy_into(&sorted_vars(&self.vs_d), "d", tensors)?;
-        self.opt_g.load_state(&getter(tensors, "opt_g"))?;
-        self.opt_d.load_state(&getter(tensors, "opt_d"))?;
+        load_stores_state(
+            &[("g", &self.vs_g), ("d", &self.vs_d)],
+            &mut [("opt_g", &mut self.opt_g), ("opt_d", &mut self.opt_d)],
+            tensors,
+        )?;
         self.current = None;
         Ok(())
     }
@@ -530,9 +526,4 @@ impl Family for Pix2pixFamily {
     fn data_info(&self) -> &DataInfo {
         &self.info
     }
-}
-
-fn copy_file(src: &Path, dst: &Path) -> Result<()> {
-    let bytes = fs::read(src).map_err(io_err("cannot read", src))?;
-    Ok(gan_tensor::write_atomic(dst, &bytes)?)
 }
