@@ -20,6 +20,11 @@ pub struct Adam {
     flat: Tensor,
     exp_avg: Tensor,
     exp_avg_sq: Tensor,
+    /// Scratch buffers of the same layout, allocated once: the update writes into them
+    /// instead of allocating several buffer-sized temporaries per step (allocations that
+    /// large are fresh `mmap`s, and their page faults cost more than the arithmetic).
+    grad: Tensor,
+    scratch: Tensor,
     step: u64,
     /// 1 (as a 0-d bool tensor on the device) if every gradient of the last update was finite.
     grads_finite: Tensor,
@@ -48,6 +53,8 @@ impl Adam {
         let (flat, spans) = crate::flat::flatten(&tensors, kind, device);
         let exp_avg = flat.zeros_like();
         let exp_avg_sq = flat.zeros_like();
+        let grad = flat.zeros_like();
+        let scratch = flat.zeros_like();
         let grads_finite = Tensor::ones(Vec::<i64>::new(), (Kind::Bool, device));
         Adam {
             grads_finite,
@@ -56,6 +63,8 @@ impl Adam {
             flat,
             exp_avg,
             exp_avg_sq,
+            grad,
+            scratch,
             step: 0,
             lr,
             beta1,
@@ -139,13 +148,18 @@ impl Adam {
                     }
                 })
                 .collect();
-            let g = Tensor::cat(&grads, 0);
+            // Element for element the same operations as before, written into the scratch
+            // buffers (`out=` variants), so the values are bit-identical.
+            let g = Tensor::cat_out(&self.grad, &grads, 0);
+            drop(grads);
             // One reduction: a NaN or an infinity anywhere makes the sum non-finite.
             self.grads_finite = g.sum(Kind::Float).isfinite();
             let _ = self.exp_avg.lerp_(&g, 1.0 - self.beta1);
-            let _ = self.exp_avg_sq.lerp_(&(&g * &g), 1.0 - self.beta2);
-            let denom = self.exp_avg_sq.sqrt().g_add_scalar_(eps);
-            let _ = self.flat.addcdiv_(&(&self.exp_avg * -step_size), &denom);
+            let g2 = g.mul_out(&self.scratch, &g);
+            let _ = self.exp_avg_sq.lerp_(&g2, 1.0 - self.beta2);
+            let denom = self.exp_avg_sq.sqrt_out(&self.scratch).g_add_scalar_(eps);
+            let step = self.exp_avg.mul_scalar_out(&self.grad, -step_size);
+            let _ = self.flat.addcdiv_(&step, &denom);
         });
     }
 

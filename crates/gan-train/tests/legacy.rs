@@ -71,6 +71,11 @@ fn the_gan_family_trains_to_the_legacy_tensors() {
         let cfg = gan_train::TrainConfig::from_toml_file(&src.join("config.toml")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let mut t = Trainer::create(cfg, dir.path()).unwrap();
+        let init: BTreeMap<String, Tensor> = t
+            .named_tensors()
+            .into_iter()
+            .map(|(n, x)| (n, x.copy()))
+            .collect();
         common::run(&mut t, None);
         let ckpt = checkpoint::latest(&src.join("checkpoints"))
             .unwrap()
@@ -78,7 +83,8 @@ fn the_gan_family_trains_to_the_legacy_tensors() {
         let legacy = checkpoint::load(&ckpt.path).unwrap();
         let ours = t.named_tensors();
         assert_eq!(ours.len(), legacy.tensors.len(), "{case}");
-        let mut worst = 0f64;
+        let mut worst = (0f64, String::new());
+        let mut moved_most = 0f64;
         let mut identical = true;
         for (name, tensor) in &ours {
             let theirs = legacy
@@ -86,15 +92,40 @@ fn the_gan_family_trains_to_the_legacy_tensors() {
                 .get(name)
                 .unwrap_or_else(|| panic!("{case}: `{name}` not in the legacy checkpoint"));
             identical &= tensor.equal(theirs);
-            if tensor.is_floating_point() {
-                worst = worst.max(max_abs_diff(
-                    &tensor.to_kind(Kind::Double),
-                    &theirs.to_kind(Kind::Double),
-                ));
+            if !tensor.is_floating_point() {
+                assert!(tensor.equal(theirs), "{case}: `{name}` differs");
+                continue;
+            }
+            let theirs = theirs.to_kind(Kind::Double);
+            let diff = max_abs_diff(&tensor.to_kind(Kind::Double), &theirs);
+            if diff > worst.0 {
+                worst = (diff, name.clone());
+            }
+            let weight =
+                (name.starts_with("g.") || name.starts_with("d.")) && !name.contains("running_");
+            if weight {
+                moved_most =
+                    moved_most.max(max_abs_diff(&theirs, &init[name].to_kind(Kind::Double)));
             }
         }
-        println!("{case}: after 10 steps max |diff| {worst:e} (bit-identical: {identical})");
-        assert!(worst <= 1e-5, "{case}: trained tensors differ by {worst}");
+        println!(
+            "{case}: after 10 steps max |diff| {:e} (`{}`), {:.3}% of the largest weight \
+             change in those steps (bit-identical: {identical})",
+            worst.0,
+            worst.1,
+            100.0 * worst.0 / moved_most
+        );
+        // Bit for bit on the machine that wrote the fixtures. A CPU with other vector kernels
+        // differs in the last bits, and Adam amplifies that where a gradient is pure rounding
+        // noise (a linear layer's bias before batch norm): such differences stay a small
+        // fraction of how far 10 steps move the weights (lr x steps), while a change in the
+        // training computation moves them by a sizeable part of it.
+        assert!(
+            worst.0 <= 0.01 * moved_most,
+            "{case}: `{}` differs by {:e}, more than 1% of the largest change ({moved_most:e})",
+            worst.1,
+            worst.0
+        );
     }
 }
 
