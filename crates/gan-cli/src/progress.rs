@@ -82,6 +82,16 @@ impl Progress {
                     if let Some(s) = &r.scores {
                         line += &score_summary(s);
                     }
+                    for d in &r.directions {
+                        line += &format!("; {}", d.direction.name());
+                        if let Some(t) = &d.exact {
+                            line += &format!(" PSNR {:.2} dB, SSIM {:.4},", t.psnr, t.ssim);
+                        }
+                        line += &format!(" cycle L1 {:.4}", d.cycle.l1);
+                        if let Some(s) = &d.scores {
+                            line += &score_summary(s);
+                        }
+                    }
                     if let Some(b) = &r.best {
                         line += &format!("; best {} {:.4} at step {}", b.metric, b.value, b.step);
                     }

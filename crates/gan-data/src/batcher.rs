@@ -9,14 +9,19 @@ use crate::{Error, Result};
 /// the host by a Fisher-Yates shuffle driven by SplitMix64 seeded from `(seed, epoch)`. The
 /// last `n % batch` samples of each epoch's permutation are dropped, so every batch is full.
 ///
-/// [`indices`](Self::indices) is a pure function of `(n, batch, seed, step)`: a run resumed at
-/// step `k` sees the same batches as one that never stopped. The shuffle is part of that
-/// contract: changing it changes the batches of existing runs.
+/// [`indices`](Self::indices) is a pure function of `(n, batch, seed, stream, step)`: a run
+/// resumed at step `k` sees the same batches as one that never stopped. The shuffle is part
+/// of that contract: changing it changes the batches of existing runs.
+///
+/// `stream` ([`with_stream`](Self::with_stream)) gives independent orders from one seed, e.g.
+/// one per domain of unpaired data ([`UnpairedBatcher`](crate::UnpairedBatcher)); stream 0 is
+/// the order of [`new`](Self::new).
 #[derive(Debug, Clone)]
 pub struct EpochBatcher {
     n: usize,
     batch: usize,
     seed: u64,
+    stream: u64,
     /// The permutation of the epoch last asked for.
     cached: Option<(u64, Vec<i64>)>,
 }
@@ -24,8 +29,19 @@ pub struct EpochBatcher {
 impl EpochBatcher {
     /// Batches of `batch` indices into `0..n`, shuffled from `seed`.
     ///
-    /// Fails unless `1 <= batch <= n`.
+    /// Fails unless `1 <= batch <= n`. The same as [`with_stream`](Self::with_stream) with
+    /// stream 0.
     pub fn new(n: usize, batch: usize, seed: u64) -> Result<Self> {
+        EpochBatcher::with_stream(n, batch, seed, 0)
+    }
+
+    /// Batches of `batch` indices into `0..n`, shuffled from `(seed, stream)`: different
+    /// streams of one seed give unrelated orders (epoch `e`'s generator state is
+    /// `mix(seed ^ mix(e ^ DATA) ^ mix(stream))`, and `mix(0) = 0`, so stream 0 is exactly
+    /// the order of [`new`](Self::new)).
+    ///
+    /// Fails unless `1 <= batch <= n`.
+    pub fn with_stream(n: usize, batch: usize, seed: u64, stream: u64) -> Result<Self> {
         if batch == 0 || batch > n {
             return Err(Error::BatchSize { n, batch });
         }
@@ -33,6 +49,7 @@ impl EpochBatcher {
             n,
             batch,
             seed,
+            stream,
             cached: None,
         })
     }
@@ -50,6 +67,11 @@ impl EpochBatcher {
     /// The seed.
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// The stream (0 for [`new`](Self::new)).
+    pub fn stream(&self) -> u64 {
+        self.stream
     }
 
     /// `n / batch`: the remainder is dropped each epoch.
@@ -80,7 +102,7 @@ impl EpochBatcher {
     /// The full permutation of `0..n` of `epoch` (before the remainder is dropped).
     pub fn permutation(&self, epoch: u64) -> Vec<i64> {
         let mut perm: Vec<i64> = (0..self.n as i64).collect();
-        let mut rng = SplitMix64(epoch_seed(self.seed, epoch));
+        let mut rng = SplitMix64(epoch_seed(self.seed, epoch, self.stream));
         for i in (1..perm.len()).rev() {
             let j = rng.below(i as u64 + 1) as usize;
             perm.swap(i, j);
@@ -89,12 +111,13 @@ impl EpochBatcher {
     }
 }
 
-/// The generator state of one epoch: `(seed, epoch)` mixed so that neighbouring epochs and
-/// seeds get unrelated streams.
-fn epoch_seed(seed: u64, epoch: u64) -> u64 {
+/// The generator state of one epoch: `(seed, epoch, stream)` mixed so that neighbouring
+/// epochs, seeds and streams get unrelated sequences. Stream 0 adds `mix(0) = 0`: the state
+/// of the single stream that existed before streams did.
+fn epoch_seed(seed: u64, epoch: u64, stream: u64) -> u64 {
     // An arbitrary constant, so that (seed, epoch) streams differ from other uses of `seed`.
     const DATA_STREAM: u64 = 0x6461_7461_5f65_706f; // "data_epo"
-    mix(seed ^ mix(epoch ^ DATA_STREAM))
+    mix(seed ^ mix(epoch ^ DATA_STREAM) ^ mix(stream))
 }
 
 /// The SplitMix64 finaliser (Steele, Lea and Flood, 2014).
@@ -156,5 +179,29 @@ mod tests {
         // Resumed runs depend on this exact sequence: change it only on purpose.
         let b = EpochBatcher::new(10, 3, 42).unwrap();
         assert_eq!(b.permutation(0), [1, 6, 8, 3, 0, 2, 4, 9, 7, 5]);
+    }
+
+    #[test]
+    fn stream_zero_is_the_old_order_and_streams_differ() {
+        assert_eq!(mix(0), 0);
+        let old = EpochBatcher::new(10, 3, 42).unwrap();
+        let zero = EpochBatcher::with_stream(10, 3, 42, 0).unwrap();
+        let (a, b) = (
+            EpochBatcher::with_stream(10, 3, 42, 0xA).unwrap(),
+            EpochBatcher::with_stream(10, 3, 42, 0xB).unwrap(),
+        );
+        for epoch in 0..4 {
+            assert_eq!(zero.permutation(epoch), old.permutation(epoch));
+            assert_ne!(a.permutation(epoch), b.permutation(epoch), "epoch {epoch}");
+            assert_ne!(
+                a.permutation(epoch),
+                old.permutation(epoch),
+                "epoch {epoch}"
+            );
+        }
+        // Pinned, like the stream-0 shuffle above.
+        assert_eq!((a.stream(), b.stream()), (0xA, 0xB));
+        assert_eq!(a.permutation(0), [5, 1, 4, 2, 9, 8, 0, 3, 7, 6]);
+        assert_eq!(b.permutation(0), [2, 4, 6, 3, 1, 0, 9, 5, 7, 8]);
     }
 }

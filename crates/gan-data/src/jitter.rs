@@ -58,6 +58,8 @@ impl Jitter {
     /// (uniform in `0..=H - crop_h`), the left offset (`0..=W - crop_w`) and the flip (the top
     /// bit), whether or not crop and flip are enabled, so enabling one leaves the other's
     /// draws unchanged. Changing this changes the batches of existing runs.
+    ///
+    /// The same as [`params_stream`](Self::params_stream) with stream 0.
     pub fn params(
         &self,
         seed: u64,
@@ -65,10 +67,27 @@ impl Jitter {
         batch: usize,
         size: (usize, usize),
     ) -> Result<JitterParams> {
+        self.params_stream(seed, step, batch, size, 0)
+    }
+
+    /// [`params`](Self::params) on the jitter stream `stream`: a pure function of `(seed,
+    /// step, stream)` and the arguments, with draws unrelated to those of other streams (the
+    /// generator state is `mix(seed ^ mix(step ^ JITTER) ^ mix(stream))`, and `mix(0) = 0`, so
+    /// stream 0 is exactly [`params`](Self::params)). Unpaired data gives each domain its
+    /// own stream, so the two domains of a step get independent crops and flips
+    /// ([`UnpairedBatcher`](crate::UnpairedBatcher)).
+    pub fn params_stream(
+        &self,
+        seed: u64,
+        step: u64,
+        batch: usize,
+        size: (usize, usize),
+        stream: u64,
+    ) -> Result<JitterParams> {
         self.validate(size)?;
         let crop = self.output_size(size);
         let (rows, cols) = ((size.0 - crop.0) as u64 + 1, (size.1 - crop.1) as u64 + 1);
-        let mut rng = SplitMix64(jitter_seed(seed, step));
+        let mut rng = SplitMix64(jitter_seed(seed, step, stream));
         let mut p = JitterParams {
             size,
             crop,
@@ -86,11 +105,12 @@ impl Jitter {
     }
 }
 
-/// The generator state of one batch's jitter: `(seed, step)` mixed, on a stream of its own
-/// (the epoch shuffle uses another constant).
-fn jitter_seed(seed: u64, step: u64) -> u64 {
+/// The generator state of one batch's jitter: `(seed, step, stream)` mixed, apart from the
+/// epoch shuffle (which uses another constant). Stream 0 adds `mix(0) = 0`: the state of the
+/// single stream that existed before streams did.
+fn jitter_seed(seed: u64, step: u64, stream: u64) -> u64 {
     const JITTER_STREAM: u64 = 0x6a69_7474_6572_5f5f; // "jitter__"
-    mix(seed ^ mix(step ^ JITTER_STREAM))
+    mix(seed ^ mix(step ^ JITTER_STREAM) ^ mix(stream))
 }
 
 /// The jitter of one batch: for pair `i`, the window of `crop` `(height, width)` whose top
@@ -138,7 +158,11 @@ impl JitterParams {
     }
 
     /// Why it cannot apply to a batch of `batch` pairs of `size`, if it cannot.
-    fn check(&self, batch: usize, size: (usize, usize)) -> std::result::Result<(), String> {
+    pub(crate) fn check(
+        &self,
+        batch: usize,
+        size: (usize, usize),
+    ) -> std::result::Result<(), String> {
         let (ch, cw) = self.crop;
         if self.size != size {
             return Err(format!(
@@ -222,50 +246,61 @@ impl DevicePairs {
         if let Some(bad) = idx.iter().find(|&&i| !(0..n).contains(&i)) {
             panic!("batch index {bad} is out of range for {n} pairs");
         }
-        let size = self.size();
-        if let Err(why) = jitter.check(idx.len(), size) {
+        if let Err(why) = jitter.check(idx.len(), self.size()) {
             panic!("{why}");
         }
-        let device = self.device();
-        let scale = |x: Tensor| x.to_kind(Kind::Float) / 127.5 - 1.0;
-        if jitter.is_identity() {
-            let idx = Tensor::from_slice(idx).to_device(device);
-            let labels = self.labels.as_ref().map(|l| l.index_select(0, &idx));
-            return (
-                scale(self.a.index_select(0, &idx)),
-                scale(self.b.index_select(0, &idx)),
-                labels,
-            );
-        }
-        let b = idx.len() as i64;
-        let (h, w) = (size.0 as i64, size.1 as i64);
-        let (ch, cw) = (jitter.crop.0 as i64, jitter.crop.1 as i64);
-        // One copy: [idx; top; left; flip].
-        let mut host = Vec::with_capacity(4 * idx.len());
-        host.extend_from_slice(idx);
-        host.extend_from_slice(&jitter.top);
-        host.extend_from_slice(&jitter.left);
-        host.extend(jitter.flip.iter().map(|&f| i64::from(f)));
-        let t = Tensor::from_slice(&host).view([4, b]).to_device(device);
-        let (idx, top, left, flip) = (t.get(0), t.get(1), t.get(2), t.get(3));
-        let opts = (Kind::Int64, device);
-        let i = Tensor::arange(ch, opts).view([1, ch]);
-        let j = Tensor::arange(cw, opts).view([1, cw]);
-        let rows = top.view([b, 1]) + i; // [B, ch]
-                                         // Column j of the window, or cw - 1 - j when mirrored.
-        let cols = left.view([b, 1]) + &j + flip.view([b, 1]) * (j * -2 + (cw - 1)); // [B, cw]
-                                                                                     // Offset of each output pixel within a plane: [B, 1, ch, cw].
-        let pixel = rows.view([b, 1, ch, 1]) * w + cols.view([b, 1, 1, cw]);
-        let gather = |images: &Tensor| {
-            let c = images.size().get(1).copied().unwrap_or(1);
-            let plane = h * w;
-            let start = idx.view([b, 1, 1, 1]) * (c * plane)
-                + Tensor::arange(c, opts).view([1, c, 1, 1]) * plane;
-            scale(images.reshape([-1]).take(&(start + &pixel)))
-        };
+        let (idx, [a, b]) = gather_jittered(idx, jitter, [&self.a, &self.b]);
         let labels = self.labels.as_ref().map(|l| l.index_select(0, &idx));
-        (gather(&self.a), gather(&self.b), labels)
+        (a, b, labels)
     }
+}
+
+/// The images at `idx` of each of `sides` (`u8`, `[N, C, H, W]`, one device, one `H x W`),
+/// cropped and flipped by `jitter` and scaled to `[-1, 1]` (`x / 127.5 - 1`), in one gather
+/// per side, and `idx` on the device. The only host-to-device copy is `idx` and the jitter
+/// (`4 * B` integers); an identity jitter is a plain `index_select`.
+///
+/// The caller has checked `idx` and `jitter` (`JitterParams::check`).
+pub(crate) fn gather_jittered<const K: usize>(
+    idx: &[i64],
+    jitter: &JitterParams,
+    sides: [&Tensor; K],
+) -> (Tensor, [Tensor; K]) {
+    let device = sides.first().map_or(Device::Cpu, |t| t.device());
+    let scale = |x: Tensor| x.to_kind(Kind::Float) / 127.5 - 1.0;
+    if jitter.is_identity() {
+        let idx = Tensor::from_slice(idx).to_device(device);
+        let out = sides.map(|images| scale(images.index_select(0, &idx)));
+        return (idx, out);
+    }
+    let b = idx.len() as i64;
+    let (h, w) = (jitter.size.0 as i64, jitter.size.1 as i64);
+    let (ch, cw) = (jitter.crop.0 as i64, jitter.crop.1 as i64);
+    // One copy: [idx; top; left; flip].
+    let mut host = Vec::with_capacity(4 * idx.len());
+    host.extend_from_slice(idx);
+    host.extend_from_slice(&jitter.top);
+    host.extend_from_slice(&jitter.left);
+    host.extend(jitter.flip.iter().map(|&f| i64::from(f)));
+    let t = Tensor::from_slice(&host).view([4, b]).to_device(device);
+    let (idx, top, left, flip) = (t.get(0), t.get(1), t.get(2), t.get(3));
+    let opts = (Kind::Int64, device);
+    let i = Tensor::arange(ch, opts).view([1, ch]);
+    let j = Tensor::arange(cw, opts).view([1, cw]);
+    let rows = top.view([b, 1]) + i; // [B, ch]
+                                     // Column j of the window, or cw - 1 - j when mirrored: [B, cw].
+    let cols = left.view([b, 1]) + &j + flip.view([b, 1]) * (j * -2 + (cw - 1));
+    // Offset of each output pixel within a plane: [B, 1, ch, cw].
+    let pixel = rows.view([b, 1, ch, 1]) * w + cols.view([b, 1, 1, cw]);
+    let gather = |images: &Tensor| {
+        let c = images.size().get(1).copied().unwrap_or(1);
+        let plane = h * w;
+        let start = idx.view([b, 1, 1, 1]) * (c * plane)
+            + Tensor::arange(c, opts).view([1, c, 1, 1]) * plane;
+        scale(images.reshape([-1]).take(&(start + &pixel)))
+    };
+    let out = sides.map(gather);
+    (idx, out)
 }
 
 #[cfg(test)]
@@ -303,6 +338,16 @@ mod tests {
         assert_eq!(p.left, [1, 2, 2, 1, 1, 0]);
         assert_eq!(p.flip, [false, false, true, false, false, false]);
         assert_eq!((p.size, p.crop), ((32, 30), (28, 28)));
+        assert_eq!(j.params_stream(42, 7, 6, (32, 30), 0).unwrap(), p);
+        // The streams of the two domains of unpaired data.
+        let a = j.params_stream(42, 7, 6, (32, 30), 0xA).unwrap();
+        assert_eq!(a.top, [1, 3, 2, 2, 3, 0]);
+        assert_eq!(a.left, [1, 1, 1, 1, 2, 0]);
+        assert_eq!(a.flip, [false, true, false, false, false, true]);
+        let b = j.params_stream(42, 7, 6, (32, 30), 0xB).unwrap();
+        assert_eq!(b.top, [2, 4, 4, 1, 1, 0]);
+        assert_eq!(b.left, [0, 2, 2, 0, 0, 2]);
+        assert_eq!(b.flip, [true, true, false, true, true, true]);
     }
 
     proptest! {

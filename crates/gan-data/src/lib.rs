@@ -17,6 +17,13 @@
 //!   ([`PairedDataset::edges_dir`]). On the device ([`DevicePairs`]) a batch gets pix2pix's
 //!   random crop and flip, the same for both sides of a pair, drawn on the host from
 //!   `(seed, k)` ([`Jitter::params`]).
+//! - Unpaired images for CycleGAN ([`UnpairedDataset`], two domains A `[Na, Ca, H, W]` and B
+//!   `[Nb, Cb, H, W]`, each an [`ImageDataset`] with its own length, channels and labels;
+//!   [`unpaired`]): CycleGAN's `trainA`/`trainB` (`testA`/`testB`) folders
+//!   ([`UnpairedDataset::folders`]) and the built-in `hot` task, Fashion-MNIST to its hot
+//!   colour map ([`UnpairedDataset::hot_dir`], [`hot_map`]), from disjoint halves for
+//!   training and paired for testing. On the device ([`DeviceUnpaired`]) each domain gets its
+//!   own epoch order and its own crop and flip, all from `(seed, k)` ([`UnpairedBatcher`]).
 //! - [`EpochBatcher`]: seeded per-epoch shuffles whose batch `k` is a function of
 //!   `(seed, k)` alone, so a resumed run replays an uninterrupted one.
 //!
@@ -89,6 +96,7 @@ mod jitter;
 mod mixture;
 pub mod npy;
 pub mod paired;
+pub mod unpaired;
 
 pub use batcher::EpochBatcher;
 pub use dataset::{DeviceImages, ImageDataset, Split};
@@ -97,3 +105,7 @@ pub use folder::FolderOptions;
 pub use jitter::{DevicePairs, Jitter, JitterParams};
 pub use mixture::{points, Mixture2d, MixtureKind, MixtureSampler, ModeMetrics};
 pub use paired::{Direction, PairedDataset, PairedOptions};
+pub use unpaired::{
+    hot_map, hot_pixel, hot_planes, hot_tensor, DeviceUnpaired, UnpairedBatcher, UnpairedDataset,
+    UnpairedOptions, UnpairedStep,
+};

@@ -566,7 +566,7 @@ fn finish(
 
 /// Converts `img` to `channels` (1: luma, 3: RGB), stretches it to `(height, width)` and
 /// writes it as planes into `out`.
-fn write_side(img: DynamicImage, channels: usize, size: (u32, u32), out: &mut [u8]) {
+pub(crate) fn write_side(img: DynamicImage, channels: usize, size: (u32, u32), out: &mut [u8]) {
     if channels == 1 {
         write_stretched(&img.into_luma8(), size, out);
     } else {

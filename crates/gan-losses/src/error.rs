@@ -72,6 +72,14 @@ pub enum Error {
         /// The inputs argument.
         inputs: &'static str,
     },
+    /// A loss weight that is negative or not finite.
+    #[error("`{arg}`: {message}")]
+    InvalidArgument {
+        /// The argument.
+        arg: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A negative or non-finite target norm for [`gradient_penalty`](crate::gradient_penalty).
     #[error("`target_norm` must be finite and >= 0, got {0}")]
     TargetNorm(f64),

@@ -63,7 +63,7 @@ mod reconstruction;
 
 pub use error::{Error, Result};
 pub use penalty::{grad_norm_sq, gradient_penalty, r1_penalty, r2_penalty};
-pub use reconstruction::l1;
+pub use reconstruction::{cycle_loss, identity_loss, l1};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -401,13 +401,58 @@ impl UnetConfig {
     }
 }
 
-/// Which image-to-image generator to build (`arch = "unet"` in TOML; CycleGAN's ResNet
-/// generator would be a second variant).
+/// CycleGAN's ResNet generator (`resnet_9blocks` = the defaults, `resnet_6blocks` with
+/// `n_blocks = 6`): two down-samplings, residual blocks, two up-samplings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResnetConfig {
+    /// Channels of the first convolution, doubled by each of the two down-samplings: the
+    /// residual blocks have `4 * ngf` (64).
+    pub ngf: i64,
+    /// Number of residual blocks (9; CycleGAN uses 6 for 128x128 images).
+    pub n_blocks: usize,
+    /// Normalisation layer (CycleGAN: instance).
+    pub norm: NormKind,
+    /// Dropout 0.5 between the two convolutions of every residual block (CycleGAN: off).
+    pub dropout: bool,
+}
+
+impl Default for ResnetConfig {
+    fn default() -> Self {
+        ResnetConfig {
+            ngf: 64,
+            n_blocks: 9,
+            norm: NormKind::Instance,
+            dropout: false,
+        }
+    }
+}
+
+/// The most residual blocks of the ResNet generator.
+pub(crate) const RESNET_MAX_BLOCKS: usize = 64;
+
+impl ResnetConfig {
+    /// Checks ranges; errors name the key (`generator.ngf`, `generator.n_blocks`).
+    pub fn validate(&self) -> Result<()> {
+        check_range("generator.ngf", self.ngf, 1, 4096)?;
+        if !(1..=RESNET_MAX_BLOCKS).contains(&self.n_blocks) {
+            return Err(config_err(
+                "generator.n_blocks",
+                format!("{} is not in 1..={RESNET_MAX_BLOCKS}", self.n_blocks),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Which image-to-image generator to build (`arch = "unet" | "resnet"` in TOML).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "arch", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum TranslatorConfig {
     /// pix2pix's U-Net.
     Unet(UnetConfig),
+    /// CycleGAN's ResNet generator.
+    Resnet(ResnetConfig),
 }
 
 impl Default for TranslatorConfig {
@@ -421,6 +466,7 @@ impl TranslatorConfig {
     pub fn validate(&self) -> Result<()> {
         match self {
             TranslatorConfig::Unet(cfg) => cfg.validate(),
+            TranslatorConfig::Resnet(cfg) => cfg.validate(),
         }
     }
 
@@ -428,6 +474,7 @@ impl TranslatorConfig {
     pub fn norm(&self) -> NormKind {
         match self {
             TranslatorConfig::Unet(cfg) => cfg.norm,
+            TranslatorConfig::Resnet(cfg) => cfg.norm,
         }
     }
 }
@@ -587,6 +634,30 @@ activation = "identity"
             toml::from_str::<TranslatorConfig>("arch = 'unet'\nnorm = 'layer'\n").unwrap_err();
         assert!(err.to_string().contains("layer"), "{err}");
 
+        // CycleGAN's ResNet generator: instance norm and 9 blocks by default.
+        let g: TranslatorConfig = toml::from_str("arch = 'resnet'").unwrap();
+        assert_eq!(g, TranslatorConfig::Resnet(ResnetConfig::default()));
+        assert_eq!(g.norm(), NormKind::Instance);
+        let g: TranslatorConfig = toml::from_str(
+            "arch = 'resnet'\nngf = 32\nn_blocks = 6\nnorm = 'batch'\ndropout = true\n",
+        )
+        .unwrap();
+        let want = ResnetConfig {
+            ngf: 32,
+            n_blocks: 6,
+            norm: NormKind::Batch,
+            dropout: true,
+        };
+        assert_eq!(g, TranslatorConfig::Resnet(want));
+        let back: TranslatorConfig = toml::from_str(&toml::to_string(&g).unwrap()).unwrap();
+        assert_eq!(back, g);
+        // The U-Net's depth is no ResNet key, nor the other way round.
+        let err =
+            toml::from_str::<TranslatorConfig>("arch = 'resnet'\nnum_downs = 7\n").unwrap_err();
+        assert!(err.to_string().contains("num_downs"), "{err}");
+        let err = toml::from_str::<TranslatorConfig>("arch = 'unet'\nn_blocks = 6\n").unwrap_err();
+        assert!(err.to_string().contains("n_blocks"), "{err}");
+
         let d: PatchDiscriminatorConfig =
             toml::from_str("arch = 'patch'\nn_layers = 2\nnorm = 'instance'\n").unwrap();
         assert_eq!(
@@ -629,6 +700,38 @@ activation = "identity"
         assert!(err.contains("discriminator.ndf"), "{err}");
         assert!(PatchDiscriminatorConfig::default().validate().is_ok());
         assert!(TranslatorConfig::default().validate().is_ok());
+        for (bad, key) in [
+            (
+                ResnetConfig {
+                    n_blocks: 0,
+                    ..Default::default()
+                },
+                "generator.n_blocks",
+            ),
+            (
+                ResnetConfig {
+                    n_blocks: 65,
+                    ..Default::default()
+                },
+                "generator.n_blocks",
+            ),
+            (
+                ResnetConfig {
+                    ngf: 0,
+                    ..Default::default()
+                },
+                "generator.ngf",
+            ),
+        ] {
+            let err = TranslatorConfig::Resnet(bad)
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        assert!(TranslatorConfig::Resnet(ResnetConfig::default())
+            .validate()
+            .is_ok());
     }
 
     #[test]

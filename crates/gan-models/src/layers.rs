@@ -182,13 +182,15 @@ impl Conv2d {
     }
 }
 
-/// A transposed 2D convolution (weight `[in, out, kh, kw]`, as PyTorch).
+/// A transposed 2D convolution (weight `[in, out, kh, kw]`, as PyTorch), with PyTorch's
+/// `output_padding` (0 unless set by [`with_output_padding`](Self::with_output_padding)).
 #[derive(Debug)]
 pub(crate) struct ConvTranspose2d {
     weight: Tensor,
     bias: Option<Tensor>,
     stride: i64,
     padding: i64,
+    output_padding: i64,
 }
 
 impl ConvTranspose2d {
@@ -207,6 +209,16 @@ impl ConvTranspose2d {
             bias,
             stride: o.stride,
             padding: o.padding,
+            output_padding: 0,
+        }
+    }
+
+    /// The same layer with `output_padding` extra rows and columns on the bottom and right of
+    /// the output (PyTorch's `output_padding`; must be below the stride).
+    pub(crate) fn with_output_padding(self, output_padding: i64) -> Self {
+        ConvTranspose2d {
+            output_padding,
+            ..self
         }
     }
 
@@ -216,7 +228,7 @@ impl ConvTranspose2d {
             self.bias.as_ref(),
             [self.stride, self.stride],
             [self.padding, self.padding],
-            [0, 0],
+            [self.output_padding, self.output_padding],
             1,
             [1, 1],
         )
@@ -229,7 +241,7 @@ impl ConvTranspose2d {
             self.bias.as_ref(),
             [self.stride, self.stride],
             [self.padding, self.padding],
-            [0, 0],
+            [self.output_padding, self.output_padding],
             1,
             [1, 1],
         )

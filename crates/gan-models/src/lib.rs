@@ -13,12 +13,14 @@
 //!   normalisation (power-iteration vectors saved with the weights).
 //! * Class conditioning: conditional batch norm in generators, a projection or an
 //!   auxiliary-classifier head in discriminators.
-//! * Image-to-image translation, pix2pix's networks layer for layer (pytorch-CycleGAN-and-pix2pix):
-//!   the U-Net generator ([`UnetGenerator`], `unet_256` / `unet_128` and other depths, any
-//!   in/out channels, non-square sizes), the n-layer PatchGAN ([`PatchDiscriminator`]) and the
-//!   1x1 one ([`PixelDiscriminator`]), with batch or instance norm ([`NormKind`]). They are
-//!   built for a [`TranslationSpec`] through [`Translator`] / [`TranslationDiscriminator`]
-//!   (configs [`TranslatorConfig`], [`PatchDiscriminatorConfig`]; `arch = "unet"`,
+//! * Image-to-image translation, pix2pix's and CycleGAN's networks layer for layer
+//!   (pytorch-CycleGAN-and-pix2pix): the U-Net generator ([`UnetGenerator`], `unet_256` /
+//!   `unet_128` and other depths, any in/out channels, non-square sizes), CycleGAN's ResNet
+//!   generator ([`ResnetTranslator`], `resnet_9blocks` / `resnet_6blocks`, config
+//!   [`ResnetConfig`]), the n-layer PatchGAN ([`PatchDiscriminator`]) and the 1x1 one
+//!   ([`PixelDiscriminator`]), with batch or instance norm ([`NormKind`]). They are built for
+//!   a [`TranslationSpec`] through [`Translator`] / [`TranslationDiscriminator`] (configs
+//!   [`TranslatorConfig`], [`PatchDiscriminatorConfig`]; `arch = "unet"`, `"resnet"`,
 //!   `"patch"`, `"pixel"`), and their forward passes take a [`ForwardMode`]: `Train`, `Eval`,
 //!   or `Stochastic` (pix2pix's test-time dropout and batch statistics, without touching the
 //!   running statistics).
@@ -73,16 +75,16 @@ mod translation;
 
 pub use config::{
     Activation, DConditioning, DiscriminatorConfig, GConditioning, GeneratorConfig, MlpConfig,
-    NormKind, PatchConfig, PatchDiscriminatorConfig, PixelConfig, TranslatorConfig, UnetConfig,
-    WeightInit,
+    NormKind, PatchConfig, PatchDiscriminatorConfig, PixelConfig, ResnetConfig, TranslatorConfig,
+    UnetConfig, WeightInit,
 };
 pub use dcgan::{DcganDiscriminator, DcganGenerator};
 pub use error::{Error, Result};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
 pub use resnet::{ResnetDiscriminator, ResnetGenerator};
 pub use translation::{
-    ForwardMode, PatchDiscriminator, PixelDiscriminator, TranslationDiscriminator, TranslationSpec,
-    Translator, UnetGenerator,
+    ForwardMode, PatchDiscriminator, PixelDiscriminator, ResnetTranslator,
+    TranslationDiscriminator, TranslationSpec, Translator, UnetGenerator,
 };
 
 use tch::nn::{self, ModuleT};

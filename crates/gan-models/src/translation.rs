@@ -1,8 +1,9 @@
-//! pix2pix's image-to-image networks (Isola et al. 2017), layer for layer as
-//! junyanz/pytorch-CycleGAN-and-pix2pix `models/networks.py`: the U-Net generator
-//! ([`UnetGenerator`]), the n-layer PatchGAN ([`PatchDiscriminator`]) and the 1x1 PatchGAN
-//! ([`PixelDiscriminator`]), with batch or instance norm ([`NormKind`]) and upstream's
-//! initialisation (convolution weights N(0, 0.02), biases 0, batch-norm scales N(1, 0.02)).
+//! pix2pix's and CycleGAN's image-to-image networks (Isola et al. 2017, Zhu et al. 2017),
+//! layer for layer as junyanz/pytorch-CycleGAN-and-pix2pix `models/networks.py`: the U-Net
+//! generator ([`UnetGenerator`]), CycleGAN's ResNet generator ([`ResnetTranslator`]), the
+//! n-layer PatchGAN ([`PatchDiscriminator`]) and the 1x1 PatchGAN ([`PixelDiscriminator`]),
+//! with batch or instance norm ([`NormKind`]) and upstream's initialisation (convolution
+//! weights N(0, 0.02), biases 0, batch-norm scales N(1, 0.02)).
 //!
 //! The U-Net is a chain of levels, 0 the outermost. Level `i` goes down with
 //! LeakyReLU(0.2) -> conv 4/2/1 -> norm, hands the result to level `i + 1`, and comes back up
@@ -14,10 +15,20 @@
 //! its skip carries LeakyReLU(x) rather than x; the parent's ReLU reads the concatenation
 //! first and relu(lrelu(x)) = relu(x), so concatenating x is the same network.
 //!
+//! The ResNet generator (upstream's `ResnetGenerator`, from Johnson et al.'s fast style
+//! transfer) is reflection pad 3 -> conv 7 to `ngf` -> norm -> ReLU; two down-samplings, conv
+//! 3/2/1 -> norm -> ReLU, to `2 * ngf` and `4 * ngf`; `n_blocks` residual blocks on `4 * ngf`
+//! channels, each `x + [reflection pad 1, conv 3, norm, ReLU, (dropout 0.5), reflection pad
+//! 1, conv 3, norm](x)`; two up-samplings, transposed conv 3/2/1 with output padding 1 ->
+//! norm -> ReLU, back to `2 * ngf` and `ngf`; reflection pad 3 -> biased conv 7 to the output
+//! channels -> tanh. Heights and widths must be multiples of 4 (and at least 8).
+//!
 //! Variables: the U-Net's are `down.{i}.conv`, `down.{i}.norm`, `up.{i}.conv`, `up.{i}.norm`
-//! (`weight`, `bias`, `running_mean`, `running_var`); the discriminators keep upstream's
-//! names (`model.N.*`, `net.N.*`), so its discriminator checkpoints load as they are.
-//! `scripts/translation_fixtures.py` maps upstream's nested U-Net names to these.
+//! (`weight`, `bias`, `running_mean`, `running_var`); the ResNet generator and the
+//! discriminators keep upstream's names (`model.N.*`, the residual blocks'
+//! `model.N.conv_block.M.*`, `net.N.*`), so its generator and discriminator state dicts load
+//! name for name. `scripts/translation_fixtures.py` maps upstream's nested U-Net names to
+//! these; `scripts/cyclegan_fixtures.py` checks the ResNet generator's names and outputs.
 //!
 //! Every forward pass takes a [`ForwardMode`]: `Train`, `Eval`, or `Stochastic`, pix2pix's
 //! test-time default (dropout and batch statistics, as upstream's `test.py` without `--eval`),
@@ -28,8 +39,8 @@ use tch::nn::{self, Init};
 use tch::Tensor;
 
 use crate::config::{
-    NormKind, PatchConfig, PatchDiscriminatorConfig, PixelConfig, TranslatorConfig, UnetConfig,
-    UNET_MAX_DOWNS, UNET_MIN_DOWNS,
+    NormKind, PatchConfig, PatchDiscriminatorConfig, PixelConfig, ResnetConfig, TranslatorConfig,
+    UnetConfig, UNET_MAX_DOWNS, UNET_MIN_DOWNS,
 };
 use crate::error::config_err;
 use crate::layers::{Conv2d, ConvOpts, ConvTranspose2d, WInit};
@@ -39,8 +50,14 @@ use crate::{Error, Result};
 const INIT_STD: f64 = 0.02;
 /// Negative slope of every LeakyReLU.
 const LEAKY_SLOPE: f32 = 0.2;
-/// Dropout probability of the U-Net's middle levels.
+/// Dropout probability of the U-Net's middle levels and the ResNet's residual blocks.
 const DROPOUT: f64 = 0.5;
+/// Stride-2 down-samplings (and up-samplings) of the ResNet generator (upstream's
+/// `n_downsampling`).
+const RESNET_DOWNS: usize = 2;
+/// The smallest side of the ResNet generator's images: the residual blocks' reflection
+/// padding of 1 needs 2 pixels at a quarter of the size.
+const RESNET_MIN_SIDE: i64 = 8;
 /// PyTorch's defaults for `BatchNorm2d` and `InstanceNorm2d`.
 const NORM_EPS: f64 = 1e-5;
 const BN_MOMENTUM: f64 = 0.1;
@@ -436,6 +453,244 @@ impl UnetGenerator {
     }
 }
 
+/// Whether `height x width` images fit the ResNet generator: both sides multiples of
+/// `2^RESNET_DOWNS` = 4 and at least [`RESNET_MIN_SIDE`].
+fn resnet_size_ok(height: i64, width: i64) -> bool {
+    let m = 1i64 << RESNET_DOWNS;
+    [height, width]
+        .iter()
+        .all(|&side| side >= RESNET_MIN_SIDE && side % m == 0)
+}
+
+/// Reflection padding of `pad` pixels on every side (upstream's `ReflectionPad2d(pad)`).
+fn reflect(x: &Tensor, pad: i64) -> Result<Tensor> {
+    Ok(x.f_reflection_pad2d([pad, pad, pad, pad])?)
+}
+
+/// One residual block of the ResNet generator (upstream's `ResnetBlock` with reflection
+/// padding): `x + [pad 1, conv 3, norm, ReLU, (dropout), pad 1, conv 3, norm](x)`.
+#[derive(Debug)]
+struct ResidualBlock {
+    conv1: Conv2d,
+    norm1: Norm,
+    conv2: Conv2d,
+    norm2: Norm,
+    dropout: bool,
+}
+
+impl ResidualBlock {
+    /// The block under `p` (upstream's `model.N`) on `dim` channels.
+    fn new(p: nn::Path, dim: i64, norm: NormKind, dropout: bool) -> Self {
+        let bias = norm.conv_bias();
+        // Upstream's `conv_block` indices: pad 0, conv 1, norm 2, ReLU 3, (dropout 4), then
+        // pad, conv, norm.
+        let second = if dropout { 6 } else { 5 };
+        let block = &p / "conv_block";
+        ResidualBlock {
+            conv1: Conv2d::new(&block / 1, dim, dim, [3, 3], conv_opts(1, 0, bias)),
+            norm1: Norm::new(&block / 2, norm, dim),
+            conv2: Conv2d::new(&block / second, dim, dim, [3, 3], conv_opts(1, 0, bias)),
+            norm2: Norm::new(&block / (second + 1), norm, dim),
+            dropout,
+        }
+    }
+
+    fn forward(&self, x: &Tensor, mode: ForwardMode) -> Result<Tensor> {
+        let h = self.conv1.f_forward_t(&reflect(x, 1)?, false)?;
+        let mut h = self.norm1.forward(&h, mode)?.f_relu()?;
+        if self.dropout {
+            h = h.f_dropout(DROPOUT, mode.dropout())?;
+        }
+        let h = self.conv2.f_forward_t(&reflect(&h, 1)?, false)?;
+        Ok(x.f_add(&self.norm2.forward(&h, mode)?)?)
+    }
+}
+
+/// CycleGAN's ResNet generator (upstream's `ResnetGenerator`; `resnet_9blocks` with the
+/// default [`ResnetConfig`], `resnet_6blocks` with `n_blocks = 6`): images
+/// `[B, in_channels, H, W]` to `[B, out_channels, H, W]` in [-1, 1] (tanh), for any `H` and
+/// `W` that are multiples of 4 (at least 8). Variables: upstream's `model.N.*`, so an upstream
+/// generator state dict loads name for name.
+///
+/// ```
+/// use gan_models::{ForwardMode, ResnetConfig, ResnetTranslator, TranslationSpec};
+/// use tch::{nn, Device, Kind, Tensor};
+/// let vs = nn::VarStore::new(Device::Cpu);
+/// let cfg = ResnetConfig { ngf: 8, n_blocks: 2, ..Default::default() };
+/// // Grey to RGB at 32x64: sides must be multiples of 4.
+/// let g = ResnetTranslator::new(&vs.root(), &cfg, &TranslationSpec::new(1, 3, 32, 64))?;
+/// assert_eq!(g.n_blocks(), 2);
+/// let a = Tensor::randn([2, 1, 32, 64], (Kind::Float, Device::Cpu));
+/// assert_eq!(g.forward(&a, ForwardMode::Eval)?.size(), vec![2, 3, 32, 64]);
+/// // Upstream's names: the first convolution of the second residual block.
+/// assert!(vs.variables().contains_key("model.11.conv_block.1.weight"));
+/// # Ok::<(), gan_models::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ResnetTranslator {
+    first: Conv2d,
+    first_norm: Norm,
+    down: Vec<(Conv2d, Norm)>,
+    blocks: Vec<ResidualBlock>,
+    up: Vec<(ConvTranspose2d, Norm)>,
+    last: Conv2d,
+    in_channels: i64,
+    out_channels: i64,
+    dropout: bool,
+}
+
+impl ResnetTranslator {
+    /// Builds the network under `p` for `spec`, whose height and width must be multiples of 4
+    /// (at least 8).
+    pub fn new(p: &nn::Path, cfg: &ResnetConfig, spec: &TranslationSpec) -> Result<Self> {
+        cfg.validate()?;
+        spec.check()?;
+        if !resnet_size_ok(spec.height, spec.width) {
+            return Err(Error::Shape {
+                what: "ResNet generator image size [height, width]",
+                expected: format!(
+                    "multiples of {} (two stride-2 down-samplings and back), at least \
+                     {RESNET_MIN_SIDE}; resize or crop the images",
+                    1 << RESNET_DOWNS
+                ),
+                got: vec![spec.height, spec.width],
+            });
+        }
+        let bias = cfg.norm.conv_bias();
+        let model = p / "model";
+        let n = cfg.n_blocks;
+        // Upstream's Sequential: pad 0, conv 1, norm 2, ReLU 3; conv, norm, ReLU per
+        // down-sampling (4..=9); the blocks (10..10 + n); convT, norm, ReLU per up-sampling;
+        // pad, conv, tanh.
+        let first = Conv2d::new(
+            &model / 1,
+            spec.in_channels,
+            cfg.ngf,
+            [7, 7],
+            conv_opts(1, 0, bias),
+        );
+        let first_norm = Norm::new(&model / 2, cfg.norm, cfg.ngf);
+        let down = (0..RESNET_DOWNS)
+            .map(|i| {
+                let cin = cfg.ngf << i;
+                let conv = Conv2d::new(
+                    &model / (4 + 3 * i),
+                    cin,
+                    2 * cin,
+                    [3, 3],
+                    conv_opts(2, 1, bias),
+                );
+                (conv, Norm::new(&model / (5 + 3 * i), cfg.norm, 2 * cin))
+            })
+            .collect();
+        let dim = cfg.ngf << RESNET_DOWNS;
+        let blocks = (0..n)
+            .map(|i| {
+                ResidualBlock::new(
+                    &model / (4 + 3 * RESNET_DOWNS + i),
+                    dim,
+                    cfg.norm,
+                    cfg.dropout,
+                )
+            })
+            .collect();
+        let first_up = 4 + 3 * RESNET_DOWNS + n;
+        let up = (0..RESNET_DOWNS)
+            .map(|j| {
+                let cin = dim >> j;
+                let conv = ConvTranspose2d::new(
+                    &model / (first_up + 3 * j),
+                    cin,
+                    cin / 2,
+                    [3, 3],
+                    conv_opts(2, 1, bias),
+                )
+                .with_output_padding(1);
+                (
+                    conv,
+                    Norm::new(&model / (first_up + 3 * j + 1), cfg.norm, cin / 2),
+                )
+            })
+            .collect();
+        let last = Conv2d::new(
+            &model / (first_up + 3 * RESNET_DOWNS + 1),
+            cfg.ngf,
+            spec.out_channels,
+            [7, 7],
+            conv_opts(1, 0, true),
+        );
+        Ok(ResnetTranslator {
+            first,
+            first_norm,
+            down,
+            blocks,
+            up,
+            last,
+            in_channels: spec.in_channels,
+            out_channels: spec.out_channels,
+            dropout: cfg.dropout,
+        })
+    }
+
+    /// Number of residual blocks.
+    pub fn n_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Height and width of inputs must be multiples of this (4; and at least 8).
+    pub fn size_multiple(&self) -> i64 {
+        1 << RESNET_DOWNS
+    }
+
+    /// Channels of the input images.
+    pub fn in_channels(&self) -> i64 {
+        self.in_channels
+    }
+
+    /// Channels of the output images.
+    pub fn out_channels(&self) -> i64 {
+        self.out_channels
+    }
+
+    /// Whether the residual blocks have dropout (off in CycleGAN).
+    pub fn has_dropout(&self) -> bool {
+        self.dropout
+    }
+
+    /// Translates images `[B, in_channels, H, W]` (`H`, `W` multiples of 4, at least 8) to
+    /// `[B, out_channels, H, W]`.
+    pub fn forward(&self, x: &Tensor, mode: ForwardMode) -> Result<Tensor> {
+        match nchw(x, self.in_channels) {
+            Some([_, _, h, w]) if resnet_size_ok(h, w) => {}
+            _ => {
+                return Err(Error::Shape {
+                    what: "ResNet generator input",
+                    expected: format!(
+                        "[B, {}, H, W] with H and W multiples of {}, at least {RESNET_MIN_SIDE}",
+                        self.in_channels,
+                        self.size_multiple()
+                    ),
+                    got: x.size(),
+                })
+            }
+        }
+        let h = self.first.f_forward_t(&reflect(x, 3)?, false)?;
+        let mut h = self.first_norm.forward(&h, mode)?.f_relu()?;
+        for (conv, norm) in &self.down {
+            h = norm
+                .forward(&conv.f_forward_t(&h, false)?, mode)?
+                .f_relu()?;
+        }
+        for block in &self.blocks {
+            h = block.forward(&h, mode)?;
+        }
+        for (conv, norm) in &self.up {
+            h = norm.forward(&conv.f_forward(&h)?, mode)?.f_relu()?;
+        }
+        Ok(self.last.f_forward_t(&reflect(&h, 3)?, false)?.f_tanh()?)
+    }
+}
+
 /// The side after a convolution with kernel 4 and padding 1, if there is one.
 fn conv4_side(side: i64, stride: i64) -> Option<i64> {
     (side >= 2).then(|| (side + 2 - 4) / stride + 1)
@@ -646,6 +901,9 @@ impl PixelDiscriminator {
 pub enum Translator {
     /// pix2pix's U-Net.
     Unet(UnetGenerator),
+    /// CycleGAN's ResNet generator (boxed: it holds many more layers than the U-Net's
+    /// vector).
+    Resnet(Box<ResnetTranslator>),
 }
 
 impl Translator {
@@ -653,6 +911,9 @@ impl Translator {
     pub fn new(p: &nn::Path, cfg: &TranslatorConfig, spec: &TranslationSpec) -> Result<Self> {
         Ok(match cfg {
             TranslatorConfig::Unet(cfg) => Translator::Unet(UnetGenerator::new(p, cfg, spec)?),
+            TranslatorConfig::Resnet(cfg) => {
+                Translator::Resnet(Box::new(ResnetTranslator::new(p, cfg, spec)?))
+            }
         })
     }
 
@@ -660,6 +921,7 @@ impl Translator {
     pub fn in_channels(&self) -> i64 {
         match self {
             Translator::Unet(g) => g.in_channels(),
+            Translator::Resnet(g) => g.in_channels(),
         }
     }
 
@@ -667,6 +929,24 @@ impl Translator {
     pub fn out_channels(&self) -> i64 {
         match self {
             Translator::Unet(g) => g.out_channels(),
+            Translator::Resnet(g) => g.out_channels(),
+        }
+    }
+
+    /// Height and width of inputs must be multiples of this (`2^num_downs` for the U-Net, 4
+    /// for the ResNet).
+    pub fn size_multiple(&self) -> i64 {
+        match self {
+            Translator::Unet(g) => g.size_multiple(),
+            Translator::Resnet(g) => g.size_multiple(),
+        }
+    }
+
+    /// Whether the generator has dropout layers (active in `Train` and `Stochastic` modes).
+    pub fn has_dropout(&self) -> bool {
+        match self {
+            Translator::Unet(g) => g.has_dropout(),
+            Translator::Resnet(g) => g.has_dropout(),
         }
     }
 
@@ -674,6 +954,7 @@ impl Translator {
     pub fn forward(&self, x: &Tensor, mode: ForwardMode) -> Result<Tensor> {
         match self {
             Translator::Unet(g) => g.forward(x, mode),
+            Translator::Resnet(g) => g.forward(x, mode),
         }
     }
 }
@@ -748,6 +1029,16 @@ mod tests {
         assert_eq!(patch_side(16, 3), None);
         assert_eq!(patch_side(3, 1), None);
         assert_eq!(patch_side(7, 1), Some(1));
+    }
+
+    #[test]
+    fn resnet_sizes_are_multiples_of_four() {
+        assert!(resnet_size_ok(256, 256));
+        assert!(resnet_size_ok(32, 64));
+        assert!(resnet_size_ok(8, 12));
+        assert!(!resnet_size_ok(30, 30));
+        assert!(!resnet_size_ok(32, 30));
+        assert!(!resnet_size_ok(4, 32));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 
 use gan_models::{
     Error, ForwardMode, NormKind, PatchConfig, PatchDiscriminator, PatchDiscriminatorConfig,
-    TranslationDiscriminator, TranslationSpec, Translator, TranslatorConfig, UnetConfig,
-    UnetGenerator,
+    ResnetConfig, ResnetTranslator, TranslationDiscriminator, TranslationSpec, Translator,
+    TranslatorConfig, UnetConfig, UnetGenerator,
 };
 use tch::{nn, Device, Kind, Tensor};
 
@@ -47,7 +47,9 @@ fn unet_256_parameter_count_and_output() {
     let cfg: TranslatorConfig = toml::from_str("arch = 'unet'").unwrap();
     let g = Translator::new(&vs.root(), &cfg, &TranslationSpec::new(3, 3, 256, 256)).unwrap();
     assert_eq!(count(&vs), 54_413_955);
-    let Translator::Unet(unet) = &g;
+    let Translator::Unet(unet) = &g else {
+        panic!("arch = 'unet' builds a U-Net")
+    };
     assert_eq!(unet.num_downs(), 8);
     assert!(unet.has_dropout());
     let y = tch::no_grad(|| g.forward(&images(1, 3, 256, 256), ForwardMode::Stochastic)).unwrap();
@@ -348,4 +350,241 @@ fn gradients_reach_every_parameter() {
             );
         }
     }
+}
+
+/// CycleGAN's `resnet_9blocks` (3 -> 3, ngf 64, instance norm, the `arch = 'resnet'`
+/// defaults): 11,378,179 parameters, upstream's variable names, and a 256x256 image comes back
+/// 256x256 in [-1, 1]; `resnet_6blocks`: 7,837,699.
+#[test]
+fn resnet_parameter_counts_and_names() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let cfg: TranslatorConfig = toml::from_str("arch = 'resnet'").unwrap();
+    let g = Translator::new(&vs.root(), &cfg, &TranslationSpec::new(3, 3, 256, 256)).unwrap();
+    assert_eq!(count(&vs), 11_378_179);
+    assert_eq!(g.size_multiple(), 4);
+    assert!(!g.has_dropout());
+    let Translator::Resnet(resnet) = &g else {
+        panic!("arch = 'resnet' builds a ResNet generator")
+    };
+    assert_eq!(resnet.n_blocks(), 9);
+    // Instance norm has no variables, and every convolution has a bias.
+    let vars = vs.variables();
+    assert_eq!(vars.len(), vs.trainable_variables().len());
+    let mut want = vec![1, 4, 7, 19, 22, 26]
+        .into_iter()
+        .flat_map(|n| [format!("model.{n}.weight"), format!("model.{n}.bias")])
+        .collect::<Vec<_>>();
+    for i in 10..19 {
+        for j in [1, 5] {
+            want.push(format!("model.{i}.conv_block.{j}.weight"));
+            want.push(format!("model.{i}.conv_block.{j}.bias"));
+        }
+    }
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    want.sort();
+    assert_eq!(names, want.iter().collect::<Vec<_>>());
+    assert_eq!(vars["model.19.weight"].size(), vec![256, 128, 3, 3]);
+    assert_eq!(vars["model.26.weight"].size(), vec![3, 64, 7, 7]);
+    let y = tch::no_grad(|| g.forward(&images(1, 3, 256, 256), ForwardMode::Eval)).unwrap();
+    assert_eq!(y.size(), vec![1, 3, 256, 256]);
+    assert!(y.abs().max().double_value(&[]) <= 1.0);
+
+    let vs = nn::VarStore::new(Device::Cpu);
+    let six = ResnetConfig {
+        n_blocks: 6,
+        ..Default::default()
+    };
+    ResnetTranslator::new(&vs.root(), &six, &TranslationSpec::new(3, 3, 128, 128)).unwrap();
+    assert_eq!(count(&vs), 7_837_699);
+    // Batch norm: no convolution biases before the norms, scales and shifts instead, and
+    // running statistics (upstream's `model.2.running_mean`, ...).
+    let vs = nn::VarStore::new(Device::Cpu);
+    let batch = ResnetConfig {
+        norm: NormKind::Batch,
+        dropout: true,
+        ..six
+    };
+    ResnetTranslator::new(&vs.root(), &batch, &TranslationSpec::new(3, 3, 128, 128)).unwrap();
+    let vars = vs.variables();
+    assert!(!vars.contains_key("model.1.bias") && vars.contains_key("model.2.running_mean"));
+    // With dropout at `conv_block.4`, the second convolution is `conv_block.6`.
+    assert!(vars.contains_key("model.10.conv_block.6.weight"));
+    assert!(vars.contains_key("model.15.conv_block.7.running_var"));
+    assert!(vars.contains_key("model.23.bias"));
+}
+
+#[test]
+fn resnet_shapes_for_channels_and_sizes() {
+    for (cin, cout, h, w) in [
+        (3, 3, 32, 32),
+        (3, 3, 32, 64),
+        (1, 3, 32, 32),
+        (1, 3, 32, 64),
+    ] {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cfg = ResnetConfig {
+            ngf: 4,
+            n_blocks: 2,
+            ..Default::default()
+        };
+        let g = ResnetTranslator::new(&vs.root(), &cfg, &TranslationSpec::new(cin, cout, h, w))
+            .unwrap();
+        assert_eq!((g.in_channels(), g.out_channels()), (cin, cout));
+        for mode in [
+            ForwardMode::Train,
+            ForwardMode::Eval,
+            ForwardMode::Stochastic,
+        ] {
+            let y = g.forward(&images(2, cin, h, w), mode).unwrap();
+            assert_eq!(y.size(), vec![2, cout, h, w], "{cin}->{cout} {h}x{w}");
+            assert!(y.abs().max().double_value(&[]) <= 1.0);
+        }
+        // Fully convolutional: other multiples of 4 work too, batch 1 included.
+        let y = g
+            .forward(&images(1, cin, 12, 20), ForwardMode::Train)
+            .unwrap();
+        assert_eq!(y.size(), vec![1, cout, 12, 20]);
+    }
+}
+
+#[test]
+fn resnet_bad_sizes_and_inputs_are_errors() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let root = vs.root();
+    let cfg = ResnetConfig {
+        ngf: 4,
+        n_blocks: 2,
+        ..Default::default()
+    };
+    // 30x30 is no multiple of 4.
+    let err = ResnetTranslator::new(&root, &cfg, &TranslationSpec::new(3, 3, 30, 30)).unwrap_err();
+    assert!(matches!(err, Error::Shape { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("ResNet") && msg.contains("multiples of 4") && msg.contains("[30, 30]"),
+        "{msg}"
+    );
+    // Too small for the residual blocks' reflection padding.
+    assert!(matches!(
+        ResnetTranslator::new(&root, &cfg, &TranslationSpec::new(3, 3, 4, 32)),
+        Err(Error::Shape { .. })
+    ));
+    let zero = ResnetConfig {
+        n_blocks: 0,
+        ..cfg.clone()
+    };
+    let msg = ResnetTranslator::new(&root, &zero, &TranslationSpec::new(3, 3, 32, 32))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("generator.n_blocks"), "{msg}");
+    let cfg_t: TranslatorConfig = toml::from_str("arch = 'resnet'\nngf = 0").unwrap();
+    let msg = Translator::new(&root, &cfg_t, &TranslationSpec::new(3, 3, 32, 32))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("generator.ngf"), "{msg}");
+
+    let g =
+        ResnetTranslator::new(&(&root / "g"), &cfg, &TranslationSpec::new(1, 3, 32, 32)).unwrap();
+    for x in [
+        images(2, 1, 30, 30),                                   // 30 is no multiple of 4
+        images(2, 1, 32, 30),                                   // nor on one side
+        images(2, 3, 32, 32),                                   // channels of B, not A
+        images(0, 1, 32, 32),                                   // empty batch
+        Tensor::randn([1, 32, 32], (Kind::Float, Device::Cpu)), // no batch dimension
+    ] {
+        let err = g.forward(&x, ForwardMode::Eval).unwrap_err();
+        assert!(matches!(err, Error::Shape { .. }), "{err}");
+        assert!(err.to_string().contains("ResNet"), "{err}");
+    }
+    let msg = g
+        .forward(&images(1, 1, 30, 30), ForwardMode::Eval)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("multiples of 4") && msg.contains("30, 30]"),
+        "{msg}"
+    );
+    let double = images(1, 1, 32, 32).to_kind(Kind::Double);
+    assert!(matches!(
+        g.forward(&double, ForwardMode::Eval),
+        Err(Error::Torch(_))
+    ));
+}
+
+/// Dropout in the residual blocks follows the forward mode: on in Train and Stochastic, off
+/// in Eval; batch norm's running statistics as for the U-Net; instance norm without dropout
+/// is the same in every mode.
+#[test]
+fn resnet_forward_modes() {
+    tch::manual_seed(0);
+    let spec = TranslationSpec::new(1, 3, 32, 32);
+    let x = images(3, 1, 32, 32);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let cfg = ResnetConfig {
+        ngf: 4,
+        n_blocks: 2,
+        norm: NormKind::Batch,
+        dropout: true,
+    };
+    let g = ResnetTranslator::new(&vs.root(), &cfg, &spec).unwrap();
+    assert!(g.has_dropout());
+    let before = running(&vs);
+    let s1 = g.forward(&x, ForwardMode::Stochastic).unwrap();
+    let s2 = g.forward(&x, ForwardMode::Stochastic).unwrap();
+    assert!(
+        unchanged(&before, &vs),
+        "stochastic mode changed running stats"
+    );
+    assert!(
+        !same(&s1, &s2),
+        "dropout should make stochastic outputs differ"
+    );
+    let e1 = g.forward(&x, ForwardMode::Eval).unwrap();
+    assert!(same(&e1, &g.forward(&x, ForwardMode::Eval).unwrap()));
+    assert!(unchanged(&before, &vs), "eval mode changed running stats");
+    let t1 = g.forward(&x, ForwardMode::Train).unwrap();
+    assert!(!unchanged(&before, &vs), "train mode updates running stats");
+    assert!(!same(&t1, &g.forward(&x, ForwardMode::Train).unwrap()));
+
+    let vs = nn::VarStore::new(Device::Cpu);
+    let cfg = ResnetConfig {
+        ngf: 4,
+        n_blocks: 2,
+        ..Default::default()
+    };
+    let g = ResnetTranslator::new(&vs.root(), &cfg, &spec).unwrap();
+    assert!(running(&vs).is_empty());
+    let e = g.forward(&x, ForwardMode::Eval).unwrap();
+    assert!(same(&e, &g.forward(&x, ForwardMode::Train).unwrap()));
+    assert!(same(&e, &g.forward(&x, ForwardMode::Stochastic).unwrap()));
+    // Instance norm: each image's output depends on that image alone.
+    let one = g.forward(&x.narrow(0, 1, 1), ForwardMode::Eval).unwrap();
+    assert!(one.allclose(&e.narrow(0, 1, 1), 1e-5, 1e-6, false));
+}
+
+/// Gradients reach every trainable variable of the ResNet generator.
+#[test]
+fn resnet_gradients_reach_every_parameter() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let cfg: TranslatorConfig =
+        toml::from_str("arch = 'resnet'\nngf = 4\nn_blocks = 2\nnorm = 'batch'").unwrap();
+    let g = Translator::new(&vs.root(), &cfg, &TranslationSpec::new(1, 3, 16, 16)).unwrap();
+    let y = g
+        .forward(&images(2, 1, 16, 16), ForwardMode::Train)
+        .unwrap();
+    (&y * &images(2, 3, 16, 16)).sum(Kind::Float).backward();
+    let mut n = 0;
+    for (name, var) in vs.variables() {
+        if var.requires_grad() {
+            let grad = var.grad();
+            assert!(grad.defined(), "{name}");
+            assert!(
+                grad.abs().sum(Kind::Float).double_value(&[]) > 0.0,
+                "{name}"
+            );
+            n += 1;
+        }
+    }
+    assert_eq!(n, vs.trainable_variables().len());
 }

@@ -1,7 +1,9 @@
 //! The pix2pix networks against PyTorch: a transcription of pytorch-CycleGAN-and-pix2pix's
 //! U-Net, n-layer PatchGAN and pixel discriminator (at small widths) with identical weights
 //! gives the same outputs and running statistics, and every variable has a PyTorch
-//! counterpart of the same shape. Fixtures come from `scripts/translation_fixtures.py`.
+//! counterpart of the same shape. Fixtures come from `scripts/translation_fixtures.py`, and
+//! for CycleGAN's ResNet generator (loaded by upstream's state-dict names) from
+//! `scripts/cyclegan_fixtures.py`.
 
 mod common;
 
@@ -10,7 +12,7 @@ use std::collections::BTreeMap;
 use common::{assert_close, fixture, load};
 use gan_models::{
     ForwardMode, NormKind, PatchConfig, PatchDiscriminator, PixelConfig, PixelDiscriminator,
-    TranslationSpec, UnetConfig, UnetGenerator,
+    ResnetConfig, ResnetTranslator, TranslationSpec, UnetConfig, UnetGenerator,
 };
 use tch::{nn, Device, Tensor};
 
@@ -106,6 +108,106 @@ fn deep_unet_matches_pytorch() {
         ..Default::default()
     };
     unet_case(&t, "deep", &cfg, TranslationSpec::new(2, 1, 64, 128));
+}
+
+/// Train mode on a twin without dropout (and the running statistics it leaves), the
+/// stochastic mode (the same output, statistics untouched), then eval mode with the
+/// configured dropout from the updated statistics. Weights load by upstream's names.
+fn resnet_case(
+    t: &BTreeMap<String, Tensor>,
+    case: &str,
+    cfg: &ResnetConfig,
+    spec: TranslationSpec,
+) -> f64 {
+    let x = &t[&format!("{case}.x")];
+    let train_out = &t[&format!("{case}.train_out")];
+    let vs = nn::VarStore::new(Device::Cpu);
+    let twin_cfg = ResnetConfig {
+        dropout: false,
+        ..cfg.clone()
+    };
+    let twin = ResnetTranslator::new(&vs.root(), &twin_cfg, &spec).unwrap();
+    // The twin has no Dropout layers, so the second convolution of each block moves from
+    // upstream's `conv_block.6` to `conv_block.5` (and its norm from 7 to 6).
+    let renamed = |k: &str| {
+        if cfg.dropout {
+            k.replace(".conv_block.6.", ".conv_block.5.")
+                .replace(".conv_block.7.", ".conv_block.6.")
+        } else {
+            k.to_string()
+        }
+    };
+    let twin_t: BTreeMap<String, Tensor> = t
+        .iter()
+        .map(|(k, v)| (renamed(k), v.shallow_clone()))
+        .collect();
+    load(&vs, &twin_t, &format!("{case}.w."));
+    let mut worst = assert_close(
+        &twin.forward(x, ForwardMode::Stochastic).unwrap(),
+        train_out,
+        case,
+    );
+    worst = worst.max(check_running(&vs, &twin_t, &format!("{case}.w.")));
+    worst = worst.max(assert_close(
+        &twin.forward(x, ForwardMode::Train).unwrap(),
+        train_out,
+        case,
+    ));
+    worst = worst.max(check_running(&vs, &twin_t, &format!("{case}.after.")));
+    let vs = nn::VarStore::new(Device::Cpu);
+    let g = ResnetTranslator::new(&vs.root(), cfg, &spec).unwrap();
+    load(&vs, t, &format!("{case}.w."));
+    set_running(&vs, t, &format!("{case}.after."));
+    let out = g.forward(x, ForwardMode::Eval).unwrap();
+    worst = worst.max(assert_close(&out, &t[&format!("{case}.eval_out")], case));
+    assert!(worst <= 1e-5, "{case}: max |diff| = {worst:.3e}");
+    eprintln!("ResNet {case}: max |diff| = {worst:.3e}");
+    worst
+}
+
+/// CycleGAN's ResNet generator: instance norm 3 -> 3 on 24x32 (ngf 8, 2 blocks), grey -> RGB,
+/// batch norm with its running statistics, and nine blocks with batch norm and dropout
+/// (upstream's `conv_block.6` / `.7` names), all loaded from upstream's state-dict names.
+#[test]
+fn resnet_generator_matches_pytorch() {
+    let t = fixture("resnet_small.safetensors");
+    let small = |ngf, norm| ResnetConfig {
+        ngf,
+        n_blocks: 2,
+        norm,
+        dropout: false,
+    };
+    let mut worst = resnet_case(
+        &t,
+        "instance",
+        &small(8, NormKind::Instance),
+        TranslationSpec::new(3, 3, 24, 32),
+    );
+    worst = worst.max(resnet_case(
+        &t,
+        "grey",
+        &small(4, NormKind::Instance),
+        TranslationSpec::new(1, 3, 16, 16),
+    ));
+    worst = worst.max(resnet_case(
+        &t,
+        "batch",
+        &small(4, NormKind::Batch),
+        TranslationSpec::new(3, 3, 16, 16),
+    ));
+    let nine = ResnetConfig {
+        ngf: 1,
+        n_blocks: 9,
+        norm: NormKind::Batch,
+        dropout: true,
+    };
+    worst = worst.max(resnet_case(
+        &t,
+        "nine",
+        &nine,
+        TranslationSpec::new(2, 1, 16, 24),
+    ));
+    eprintln!("ResNet generator vs PyTorch: max |diff| = {worst:.3e}");
 }
 
 enum Disc {

@@ -64,6 +64,10 @@ pub enum ModelConfig {
     /// against a conditional PatchGAN judging `cat(A, B)`, trained with a GAN loss plus
     /// `l1_weight * |G(A) - B|`.
     Pix2pix(Pix2pixConfig),
+    /// Unpaired image-to-image translation (Zhu et al. 2017): translators `G_A: A -> B` and
+    /// `G_B: B -> A` against PatchGANs `D_A` (judging domain B) and `D_B` (domain A), trained
+    /// with LSGAN, cycle consistency and identity losses and pools of past fakes.
+    Cyclegan(CycleganConfig),
 }
 
 impl ModelConfig {
@@ -72,6 +76,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Gan => "gan",
             ModelConfig::Pix2pix(_) => "pix2pix",
+            ModelConfig::Cyclegan(_) => "cyclegan",
         }
     }
 }
@@ -161,6 +166,89 @@ impl Default for Pix2pixConfig {
             l1_weight: default_l1_weight(),
             test_mode: TestMode::default(),
             test_batch: default_test_batch(),
+        }
+    }
+}
+
+/// The CycleGAN family (`[model] family = "cyclegan"`, networks in `[model.generator]` and
+/// `[model.discriminator]`, the same architecture for both directions), as
+/// junyanz/pytorch-CycleGAN-and-pix2pix's `cycle_gan_model.py`. Learning rates, betas, batch
+/// and steps come from `[optim]` and `[train]` (CycleGAN: 2e-4, (0.5, 0.999), batch 1, and
+/// `schedule = "linear-decay"` with `decay_start = 0.5`: constant, then linear to zero over
+/// the second half); there is no EMA.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CycleganConfig {
+    /// The translators (`arch = "resnet"`, CycleGAN's `resnet_9blocks`, by default).
+    #[serde(default = "default_cyclegan_generator")]
+    pub generator: TranslatorConfig,
+    /// The discriminators (CycleGAN's 70x70 PatchGAN with instance norm by default).
+    #[serde(default = "default_cyclegan_discriminator")]
+    pub discriminator: PatchDiscriminatorConfig,
+    /// The adversarial loss (CycleGAN: `least-squares`, LSGAN). The discriminators' losses
+    /// are halved.
+    #[serde(default = "default_cyclegan_loss")]
+    pub gan_loss: GanLoss,
+    /// Weight of the cycle loss A -> B -> A (`lambda_A`).
+    #[serde(default = "default_cycle_weight")]
+    pub lambda_a: f64,
+    /// Weight of the cycle loss B -> A -> B (`lambda_B`).
+    #[serde(default = "default_cycle_weight")]
+    pub lambda_b: f64,
+    /// Identity loss weight relative to the cycle weights (`lambda_identity`; 0 = off). Only
+    /// possible when both domains have the same channels; with 1 <-> 3 channels it must be 0.
+    #[serde(default = "default_lambda_identity")]
+    pub lambda_identity: f64,
+    /// Past generated images each discriminator may see instead of the newest (0 = none).
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// Images per forward pass at test time.
+    #[serde(default = "default_cyclegan_test_batch")]
+    pub test_batch: i64,
+}
+
+fn default_cyclegan_generator() -> TranslatorConfig {
+    TranslatorConfig::Resnet(gan_models::ResnetConfig::default())
+}
+
+fn default_cyclegan_discriminator() -> PatchDiscriminatorConfig {
+    PatchDiscriminatorConfig::Patch(gan_models::PatchConfig {
+        norm: gan_models::NormKind::Instance,
+        ..Default::default()
+    })
+}
+
+fn default_cyclegan_loss() -> GanLoss {
+    GanLoss::LeastSquares
+}
+
+fn default_cycle_weight() -> f64 {
+    10.0
+}
+
+fn default_lambda_identity() -> f64 {
+    0.5
+}
+
+fn default_pool_size() -> usize {
+    50
+}
+
+fn default_cyclegan_test_batch() -> i64 {
+    50
+}
+
+impl Default for CycleganConfig {
+    fn default() -> Self {
+        CycleganConfig {
+            generator: default_cyclegan_generator(),
+            discriminator: default_cyclegan_discriminator(),
+            gan_loss: default_cyclegan_loss(),
+            lambda_a: default_cycle_weight(),
+            lambda_b: default_cycle_weight(),
+            lambda_identity: default_lambda_identity(),
+            pool_size: default_pool_size(),
+            test_batch: default_cyclegan_test_batch(),
         }
     }
 }
@@ -402,6 +490,44 @@ pub enum DataConfig {
         #[serde(default)]
         jitter: Jitter,
     },
+    /// The built-in unpaired task (CycleGAN, no download): domain A = Fashion-MNIST images
+    /// padded to 32x32 (grey), domain B = their "hot" colour map (RGB), A from train images
+    /// 0-29,999 and B from 30,000-59,999 so that no pair is ever seen; the test split pairs
+    /// each test image with its map, so both directions are scored against the exact mapping.
+    /// See [`gan_data::UnpairedDataset::hot`] for the exact definition.
+    Hot {
+        /// Folder of the Fashion-MNIST IDX files (default: searched as for `fashion-mnist`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<PathBuf>,
+        /// Which split to train on.
+        #[serde(default)]
+        split: Split,
+        /// Random crop and flip, drawn independently for each domain.
+        #[serde(default)]
+        jitter: Jitter,
+    },
+    /// Unpaired images in CycleGAN's layout: `path/trainA`, `path/trainB` (and `testA`,
+    /// `testB` for evaluation), each image stretched to `height x width`.
+    Unpaired {
+        /// The folder holding `trainA/`, `trainB/`, `testA/`, `testB/`.
+        path: PathBuf,
+        /// Which split to train on (`train`: `trainA` + `trainB`).
+        #[serde(default)]
+        split: Split,
+        /// Height every image is resized to (CycleGAN's `load_size`).
+        height: usize,
+        /// Width every image is resized to.
+        width: usize,
+        /// Channels of domain A: 3 (RGB) or 1 (grey).
+        #[serde(default = "default_channels")]
+        channels_a: usize,
+        /// Channels of domain B.
+        #[serde(default = "default_channels")]
+        channels_b: usize,
+        /// Random crop (CycleGAN: 286 -> 256) and flip, drawn independently for each domain.
+        #[serde(default)]
+        jitter: Jitter,
+    },
     /// Generated pairs for tests and benchmarks (no files needed): A = `synthetic` images,
     /// B = their negative (`255 - A`, repeated to `channels_b`).
     SyntheticPairs {
@@ -516,10 +642,22 @@ impl DataConfig {
         )
     }
 
-    /// The random crop and flip of paired data (none for other data).
+    /// Whether this is unpaired data of two domains (CycleGAN).
+    pub fn is_unpaired(&self) -> bool {
+        matches!(self, DataConfig::Hot { .. } | DataConfig::Unpaired { .. })
+    }
+
+    /// Whether this is translation data, paired or not.
+    pub fn is_translation(&self) -> bool {
+        self.is_paired() || self.is_unpaired()
+    }
+
+    /// The random crop and flip of translation data (none for other data).
     pub fn jitter(&self) -> Jitter {
         match self {
-            DataConfig::Edges { jitter, .. }
+            DataConfig::Hot { jitter, .. }
+            | DataConfig::Unpaired { jitter, .. }
+            | DataConfig::Edges { jitter, .. }
             | DataConfig::Aligned { jitter, .. }
             | DataConfig::PairedFolders { jitter, .. } => *jitter,
             _ => Jitter::default(),
@@ -541,7 +679,8 @@ impl DataConfig {
             DataConfig::Synthetic { .. } => "synthetic",
             DataConfig::Folder { .. } => "folder",
             // The edges task derives from (and is scored against) the Fashion-MNIST files.
-            DataConfig::Edges { .. } => "fashion-mnist",
+            DataConfig::Edges { .. } | DataConfig::Hot { .. } => "fashion-mnist",
+            DataConfig::Unpaired { .. } => "unpaired",
             DataConfig::Aligned { .. } => "aligned",
             DataConfig::SyntheticPairs { .. } => "synthetic-pairs",
             DataConfig::PairedFolders { .. } => "paired-folders",
@@ -556,6 +695,8 @@ impl DataConfig {
         match &mut data {
             DataConfig::FashionMnist { split: s, .. }
             | DataConfig::Edges { split: s, .. }
+            | DataConfig::Hot { split: s, .. }
+            | DataConfig::Unpaired { split: s, .. }
             | DataConfig::Mnist { split: s, .. }
             | DataConfig::Cifar10 { split: s, .. } => *s = split,
             DataConfig::StackedFashionMnist { split: s, seed, .. } => {
@@ -628,6 +769,7 @@ impl DataConfig {
             DataConfig::FashionMnist { .. }
                 | DataConfig::StackedFashionMnist { .. }
                 | DataConfig::Edges { .. }
+                | DataConfig::Hot { .. }
         ) {
             dirs.push(PathBuf::from("/usr/share/datasets/fashion-mnist"));
         }
@@ -862,6 +1004,7 @@ impl TrainConfig {
         match &self.model {
             ModelConfig::Gan => crate::family::gan::validate(self),
             ModelConfig::Pix2pix(p) => crate::family::pix2pix::validate(self, p),
+            ModelConfig::Cyclegan(c) => crate::family::cyclegan::validate(self, c),
         }
     }
 
@@ -1027,8 +1170,14 @@ impl TrainConfig {
                 Some("scores 2D mixtures only".to_string())
             }
             BestMetric::HighQuality | BestMetric::ReverseKl => None,
-            BestMetric::L1 | BestMetric::Psnr | BestMetric::Ssim if !self.data.is_paired() => {
-                Some("scores translations; it needs paired data".into())
+            BestMetric::L1 | BestMetric::Psnr | BestMetric::Ssim
+                if !self.data.is_paired() && !matches!(self.data, DataConfig::Hot { .. }) =>
+            {
+                Some(
+                    "scores translations against their true targets; it needs paired data \
+                     (or the built-in hot task, whose mapping is known)"
+                        .into(),
+                )
             }
             BestMetric::L1 | BestMetric::Psnr | BestMetric::Ssim
                 if self.data.with_split(Split::Test).is_err() =>

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use gan_data::{
     DeviceImages, EpochBatcher, FolderOptions, ImageDataset, Mixture2d, MixtureSampler,
-    PairedDataset, PairedOptions,
+    PairedDataset, PairedOptions, UnpairedDataset, UnpairedOptions,
 };
 use gan_models::DataSpec;
 use serde::{Deserialize, Serialize};
@@ -106,6 +106,10 @@ pub fn load_images(cfg: &DataConfig) -> Result<ImageDataset> {
         | DataConfig::Aligned { .. }
         | DataConfig::PairedFolders { .. }
         | DataConfig::SyntheticPairs { .. } => Ok(load_pairs(cfg)?.side_b()?),
+        // Unpaired data as images: domain B (the target of A -> B).
+        DataConfig::Hot { .. } | DataConfig::Unpaired { .. } => {
+            Ok(load_unpaired(cfg)?.side_b().clone())
+        }
         DataConfig::Ring | DataConfig::Grid => Err(Error::Config {
             key: "data.kind".into(),
             message: format!("{} is a 2D mixture, not an image data set", cfg.name()),
@@ -166,6 +170,45 @@ pub fn load_images(cfg: &DataConfig) -> Result<ImageDataset> {
             };
             Ok(ImageDataset::folder(path, &opts)?)
         }
+    }
+}
+
+/// Loads the unpaired data set `cfg` names (an error naming `data.kind` for other data),
+/// before any jitter.
+pub fn load_unpaired(cfg: &DataConfig) -> Result<UnpairedDataset> {
+    match cfg {
+        DataConfig::Hot { dir, split, .. } => {
+            let fm = load_images(&DataConfig::FashionMnist {
+                dir: dir.clone(),
+                split: *split,
+                pad: 2,
+            })?;
+            Ok(UnpairedDataset::hot(fm, *split)?)
+        }
+        DataConfig::Unpaired {
+            path,
+            split,
+            height,
+            width,
+            channels_a,
+            channels_b,
+            ..
+        } => {
+            let opts = UnpairedOptions {
+                height: *height,
+                width: *width,
+                channels_a: *channels_a,
+                channels_b: *channels_b,
+            };
+            Ok(UnpairedDataset::folders(path, *split, &opts)?)
+        }
+        other => Err(Error::Config {
+            key: "data.kind".into(),
+            message: format!(
+                "`{}` is not unpaired data (use hot or unpaired)",
+                other.name()
+            ),
+        }),
     }
 }
 

@@ -35,6 +35,7 @@ mod guard;
 mod metrics;
 pub mod plan;
 pub mod plot;
+pub mod pool;
 mod records;
 mod run_dir;
 mod scoring;
@@ -42,12 +43,13 @@ mod trained;
 
 pub use adam::Adam;
 pub use config::{
-    BestMetric, DataConfig, EvalConfig, GuardConfig, LossConfig, LrSchedule, ModelConfig,
-    OptimConfig, Pix2pixConfig, ScheduleConfig, TestMode, TrainConfig,
+    BestMetric, CycleganConfig, DataConfig, EvalConfig, GuardConfig, LossConfig, LrSchedule,
+    ModelConfig, OptimConfig, Pix2pixConfig, ScheduleConfig, TestMode, TrainConfig,
 };
-pub use data::{load_images, load_pairs, DataInfo};
+pub use data::{load_images, load_pairs, load_unpaired, DataInfo};
 pub use engine::Trainer;
 pub use error::{Error, Result};
+pub use family::cyclegan::{classifier_view, DirectionRecord, Way};
 pub use family::gan::write_csv;
 pub use family::{Family, Phase, PhaseCtx, StatKind, Stats};
 pub use metrics::MetricsWriter;

@@ -7,8 +7,8 @@ use gan_models::{DiscriminatorConfig, GeneratorConfig};
 use gan_tensor::DeviceSpec;
 
 use crate::config::{
-    DataConfig, EvalConfig, GuardConfig, LossConfig, ModelConfig, OptimConfig, Pix2pixConfig,
-    TrainConfig,
+    CycleganConfig, DataConfig, EvalConfig, GuardConfig, LossConfig, ModelConfig, OptimConfig,
+    Pix2pixConfig, TrainConfig,
 };
 use crate::error::Result;
 
@@ -49,6 +49,14 @@ pub enum ModelPlan {
     Pix2pix {
         /// `[model]`.
         config: Pix2pixConfig,
+        /// `[optim]`.
+        optim: OptimConfig,
+    },
+    /// The CycleGAN family: its section and the optimiser settings (it builds its own
+    /// evaluators, one per direction, from `[eval]`).
+    Cyclegan {
+        /// `[model]`.
+        config: CycleganConfig,
         /// `[optim]`.
         optim: OptimConfig,
     },
@@ -127,10 +135,18 @@ impl Plan {
                 config: p.clone(),
                 optim: cfg.optim.clone(),
             },
+            ModelConfig::Cyclegan(c) => ModelPlan::Cyclegan {
+                config: c.clone(),
+                optim: cfg.optim.clone(),
+            },
         };
         let e = &cfg.eval;
         let images = cfg.data.mixture_kind().is_none();
-        let reference = if images && (e.classifier_scores || e.inception) {
+        // The cyclegan family scores each direction against its own domain itself.
+        let reference = if images
+            && (e.classifier_scores || e.inception)
+            && !matches!(cfg.model, ModelConfig::Cyclegan(_))
+        {
             Some(cfg.data.with_split(Split::Test)?)
         } else {
             None

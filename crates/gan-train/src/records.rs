@@ -81,6 +81,9 @@ pub struct EvalRecord {
     /// Translation runs: L1/PSNR/SSIM of held-out pairs and how they were translated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub translation: Option<TranslationRecord>,
+    /// Two-way translation runs (cyclegan): the scores of each direction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub directions: Vec<crate::family::cyclegan::DirectionRecord>,
     /// The best checkpoint so far by `eval.best`, after this evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best: Option<BestRecord>,
@@ -96,6 +99,7 @@ impl EvalRecord {
             grid: None,
             scores: None,
             translation: None,
+            directions: Vec::new(),
             best: None,
         }
     }

@@ -126,8 +126,24 @@ pub(crate) fn build_evaluator(
     Ok(Some(ev))
 }
 
-/// The value of `metric` in an evaluation record, if it has it.
+/// The value of `metric` in an evaluation record, if it has it. For two-way translation
+/// (cyclegan) it is the mean over both directions: L1/PSNR/SSIM against the exact mapping,
+/// the classifier scores against each direction's target domain.
 pub fn metric_value(metric: BestMetric, rec: &EvalRecord) -> Option<f64> {
+    if !rec.directions.is_empty() {
+        let values: Option<Vec<f64>> = rec
+            .directions
+            .iter()
+            .map(|d| match metric {
+                BestMetric::L1 => d.exact.as_ref().map(|t| t.l1),
+                BestMetric::Psnr => d.exact.as_ref().map(|t| t.psnr),
+                BestMetric::Ssim => d.exact.as_ref().map(|t| t.ssim),
+                _ => score_value(metric, None, d.scores.as_ref()),
+            })
+            .collect();
+        let values = values?;
+        return Some(values.iter().sum::<f64>() / values.len() as f64);
+    }
     let t = rec.translation.as_ref().map(|t| &t.scores);
     match metric {
         BestMetric::L1 => t.map(|t| t.l1),

@@ -8,12 +8,13 @@ use gan_tensor::seed_all;
 use tch::{nn::VarStore, Device, Tensor};
 
 use crate::checkpoint;
-use crate::config::{ModelConfig, TestMode, TrainConfig};
-use crate::data::{load_pairs, DataInfo};
+use crate::config::{DataConfig, ModelConfig, TestMode, TrainConfig};
+use crate::data::{load_pairs, load_unpaired, DataInfo};
 use crate::engine::layout;
 use crate::error::{Error, Result};
+use crate::family::cyclegan::Way;
 use crate::family::gan::sample_generator;
-use crate::family::pix2pix::{pair_tensors, translate};
+use crate::family::pix2pix::{center_crop, pair_tensors, translate};
 use crate::family::{copy_into, sorted_vars};
 use crate::run_dir::RunDir;
 use crate::scoring::{self, BestRecord};
@@ -174,7 +175,8 @@ impl TrainedGenerator {
     }
 }
 
-/// A trained translator (`G: A -> B` of a pix2pix run) loaded from a run folder.
+/// A trained translator loaded from a run folder: `G: A -> B` of a pix2pix run, or either
+/// generator of a cyclegan run (`G_A: A -> B`, `G_B: B -> A`).
 #[derive(Debug)]
 pub struct TrainedTranslator {
     /// The run's config.
@@ -189,27 +191,60 @@ pub struct TrainedTranslator {
     pub test_mode: TestMode,
     /// Images per forward pass at test time (`model.test_batch`).
     pub test_batch: i64,
+    /// Which way it translates.
+    pub direction: Way,
     translator: Translator,
     device: Device,
     _vs: VarStore,
 }
 
 impl TrainedTranslator {
-    /// Loads the translator of the newest, the best or a given checkpoint of a pix2pix run.
+    /// Loads the A -> B translator of the newest, the best or a given checkpoint of a
+    /// pix2pix or cyclegan run.
     pub fn load_which(run_dir: &Path, which: &WhichCheckpoint, device: Device) -> Result<Self> {
+        Self::load_direction(run_dir, which, Way::AToB, device)
+    }
+
+    /// Loads the translator of `direction` (pix2pix runs have only `a-to-b`).
+    pub fn load_direction(
+        run_dir: &Path,
+        which: &WhichCheckpoint,
+        direction: Way,
+        device: Device,
+    ) -> Result<Self> {
         let run = RunDir::new(run_dir);
         let config = TrainConfig::from_toml_file(&run.config())?;
-        let ModelConfig::Pix2pix(p) = &config.model else {
-            return Err(Error::Config {
-                key: "model.family".into(),
-                message: format!(
-                    "{} is a `{}` run, not a translator (use gan sample)",
-                    run.root.display(),
-                    config.model.name()
-                ),
-            });
+        let (generator, test_mode, test_batch, prefix) = match (&config.model, direction) {
+            (ModelConfig::Pix2pix(p), Way::AToB) => {
+                (p.generator.clone(), p.test_mode, p.test_batch, "g")
+            }
+            (ModelConfig::Pix2pix(_), Way::BToA) => {
+                return Err(Error::Config {
+                    key: "--direction".into(),
+                    message: format!(
+                        "b-to-a: {} is a pix2pix run, which learns A -> B only (cyclegan \
+                         runs translate both ways)",
+                        run.root.display()
+                    ),
+                })
+            }
+            (ModelConfig::Cyclegan(c), Way::AToB) => {
+                (c.generator.clone(), TestMode::Eval, c.test_batch, "g.a")
+            }
+            (ModelConfig::Cyclegan(c), Way::BToA) => {
+                (c.generator.clone(), TestMode::Eval, c.test_batch, "g.b")
+            }
+            (other, _) => {
+                return Err(Error::Config {
+                    key: "model.family".into(),
+                    message: format!(
+                        "{} is a `{}` run, not a translator (use gan sample)",
+                        run.root.display(),
+                        other.name()
+                    ),
+                })
+            }
         };
-        let p = p.clone();
         let ckpt_path = checkpoint_path(&run, which)?;
         let loaded = checkpoint::load(&ckpt_path)?;
         let info = DataInfo::read(&run.data_info())?;
@@ -222,26 +257,47 @@ impl TrainedTranslator {
                 ),
             });
         };
-        let spec = TranslationSpec::new(a[0], *cb, *h, *w);
+        let spec = match direction {
+            Way::AToB => TranslationSpec::new(a[0], *cb, *h, *w),
+            Way::BToA => TranslationSpec::new(*cb, a[0], *h, *w),
+        };
         let vs = VarStore::new(device);
-        let translator = Translator::new(&vs.root(), &p.generator, &spec)?;
-        load_network(&vs, "g", &loaded)?;
+        let translator = Translator::new(&vs.root(), &generator, &spec)?;
+        load_network(&vs, prefix, &loaded)?;
         Ok(TrainedTranslator {
             config,
             info,
             step: loaded.meta.step,
             checkpoint: ckpt_path,
-            test_mode: p.test_mode,
-            test_batch: p.test_batch,
+            test_mode,
+            test_batch,
+            direction,
             translator,
             device,
             _vs: vs,
         })
     }
 
-    /// `[C, H, W]` of the inputs (A).
+    /// `[C, H, W]` of the inputs (A's; B's for `b-to-a`).
     pub fn input_shape(&self) -> Vec<i64> {
-        self.info.input_shape.clone().unwrap_or_default()
+        match self.direction {
+            Way::AToB => self.info.input_shape.clone().unwrap_or_default(),
+            Way::BToA => self.info.shape.clone(),
+        }
+    }
+
+    /// Whether [`held_out`](Self::held_out)'s second tensor holds the true targets of its
+    /// first: paired data, and the built-in `hot` task (whose mapping is known).
+    pub fn exact_targets(&self) -> bool {
+        self.config.data.is_paired() || matches!(self.config.data, DataConfig::Hot { .. })
+    }
+
+    /// `[C, H, W]` of the outputs.
+    pub fn output_shape(&self) -> Vec<i64> {
+        match self.direction {
+            Way::AToB => self.info.shape.clone(),
+            Way::BToA => self.info.input_shape.clone().unwrap_or_default(),
+        }
     }
 
     /// Translates `u8` images `[N, Ca, H, W]` (H and W multiples of the U-Net's size unit;
@@ -266,8 +322,21 @@ impl TrainedTranslator {
 
     /// The run's held-out pairs (`u8` A and B, centre-cropped as the run trained, and the
     /// labels), for evaluation: an error naming the key when the data has no test split.
+    /// For a cyclegan run: this direction's test inputs, the test images of the target
+    /// domain (the exact targets of the inputs when [`exact_targets`](Self::exact_targets)),
+    /// and the inputs' labels.
     pub fn held_out(&self) -> Result<(Tensor, Tensor, Option<Vec<i64>>)> {
         let test = self.config.data.with_split(gan_data::Split::Test)?;
+        if test.is_unpaired() {
+            let t = load_unpaired(&test)?;
+            let crop = self.config.data.jitter().output_size(t.size());
+            let (a, b) = t.to_tensors();
+            let (a, b) = (center_crop(&a, crop), center_crop(&b, crop));
+            return Ok(match self.direction {
+                Way::AToB => (a, b, t.labels_a().map(<[i64]>::to_vec)),
+                Way::BToA => (b, a, t.labels_b().map(<[i64]>::to_vec)),
+            });
+        }
         Ok(pair_tensors(
             &load_pairs(&test)?,
             &self.config.data.jitter(),

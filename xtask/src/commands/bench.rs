@@ -10,15 +10,16 @@ use crate::libtorch::{project_root, python_command, venv_python};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// Timed steps per measurement (default: 300 for 2d, 20 for dcgan32 and pix2pix32, 5 for
-    /// dcgan64).
+    /// Timed steps per measurement (default: 300 for 2d, 20 for dcgan32, pix2pix32 and
+    /// cyclegan32, 5 for dcgan64).
     #[arg(long)]
     steps: Option<u32>,
-    /// Cases to run, comma-separated: 2d, dcgan32, dcgan64, pix2pix32.
+    /// Cases to run, comma-separated: 2d, dcgan32, dcgan64, pix2pix32, cyclegan32 (needs the
+    /// Fashion-MNIST files: `cargo xtask data fashion-mnist`).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "2d,dcgan32,dcgan64,pix2pix32"
+        default_value = "2d,dcgan32,dcgan64,pix2pix32,cyclegan32"
     )]
     cases: Vec<String>,
     /// Measurements per side (alternating Rust, PyTorch, Rust, ...); medians are compared.
@@ -91,6 +92,31 @@ const CASES: &[Case] = &[
         script: "scripts/bench_pix2pix.py",
         script_args: &[
             "--size", "32", "--ngf", "32", "--ndf", "32", "--batch", "32",
+        ],
+        steps: 20,
+        warmup: 3,
+    },
+    Case {
+        name: "cyclegan32",
+        config: Some("configs/bench-cyclegan32.toml"),
+        script: "scripts/bench_cyclegan.py",
+        script_args: &[
+            "--size",
+            "32",
+            "--channels-a",
+            "1",
+            "--channels-b",
+            "3",
+            "--ngf",
+            "32",
+            "--n-blocks",
+            "6",
+            "--ndf",
+            "32",
+            "--n-layers",
+            "2",
+            "--batch",
+            "8",
         ],
         steps: 20,
         warmup: 3,

@@ -1,4 +1,4 @@
-//! `cargo xtask data fashion-mnist|mnist|cifar10|facades`: puts a data set where `gan train` looks
+//! `cargo xtask data fashion-mnist|mnist|cifar10|facades|horse2zebra`: puts a data set where `gan train` looks
 //! (`$GAN_DATA_DIR/<name>`, else `<root>/data/<name>`).
 //!
 //! Fashion-MNIST comes from the Debian/Ubuntu package `dataset-fashion-mnist` when it is
@@ -30,6 +30,9 @@ pub enum Name {
     /// pix2pix's facades (CMP Facade Database, Tylecek & Sara 2013): 400 train, 100 val and
     /// 106 test pairs, 256x256 label map | photo side by side.
     Facades,
+    /// CycleGAN's horse2zebra (ImageNet photos, Zhu et al. 2017): trainA/ 1067 horses,
+    /// trainB/ 1334 zebras, testA/ 120, testB/ 140, 256x256 JPEGs.
+    Horse2zebra,
 }
 
 #[derive(clap::Args, Debug)]
@@ -49,6 +52,15 @@ const CIFAR_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 const FACADES_URL: &str = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz";
 /// Pairs per split of the official archive (no checksum is published; the counts are checked).
 const FACADES_SPLITS: [(&str, usize); 3] = [("train", 400), ("val", 100), ("test", 106)];
+const HORSE2ZEBRA_URL: &str =
+    "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip";
+/// Images per domain folder of the official archive (no checksum is published).
+const HORSE2ZEBRA_SPLITS: [(&str, usize); 4] = [
+    ("trainA", 1067),
+    ("trainB", 1334),
+    ("testA", 120),
+    ("testB", 140),
+];
 const DEBIAN_FASHION: &str = "/usr/share/datasets/fashion-mnist";
 
 const FASHION_FILES: [(&str, &str); 4] = [
@@ -103,6 +115,7 @@ fn folder_name(name: Name) -> &'static str {
         Name::Mnist => "mnist",
         Name::Cifar10 => "cifar10",
         Name::Facades => "facades",
+        Name::Horse2zebra => "horse2zebra",
     }
 }
 
@@ -190,6 +203,14 @@ fn by_hand(name: Name, dir: &Path, err: anyhow::Error) -> anyhow::Error {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        Name::Horse2zebra => format!(
+            "    the contents of horse2zebra/ in horse2zebra.zip from {HORSE2ZEBRA_URL}: {}",
+            HORSE2ZEBRA_SPLITS
+                .iter()
+                .map(|(s, n)| format!("{s}/ ({n} .jpg images)"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Name::Cifar10 => format!(
             "    the contents of cifar-10-batches-bin/ ({}) from {CIFAR_URL} (MD5 {CIFAR_MD5})",
             CIFAR_FILES.join(", ")
@@ -222,6 +243,7 @@ pub fn handle_command(args: DataArgs) -> Result<()> {
         Name::Mnist => idx_set(MNIST_URL, &MNIST_FILES, &dir),
         Name::Cifar10 => cifar(&dir),
         Name::Facades => facades(&dir),
+        Name::Horse2zebra => horse2zebra(&dir),
     };
     result.map_err(|e| by_hand(args.name, &dir, e))?;
     eprintln!("ready: {}", dir.display());
@@ -281,6 +303,44 @@ fn count_jpgs(dir: &Path) -> usize {
             .filter(|e| e.path().extension().is_some_and(|x| x == "jpg"))
             .count()
     })
+}
+
+fn horse2zebra(dir: &Path) -> Result<()> {
+    let complete = |dir: &Path| {
+        HORSE2ZEBRA_SPLITS
+            .iter()
+            .all(|(split, n)| count_jpgs(&dir.join(split)) == *n)
+    };
+    if complete(dir) {
+        eprintln!("  already present");
+        return Ok(());
+    }
+    let archive = dir.join("horse2zebra.zip.part");
+    eprintln!("  downloading {HORSE2ZEBRA_URL}");
+    curl(HORSE2ZEBRA_URL, &archive, true)?;
+    // The archive's top folder is `horse2zebra/`: unpack beside `dir`, into it.
+    let parent = dir.parent().unwrap_or(dir);
+    let status = Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(&archive)
+        .arg(parent)
+        .status()
+        .context("cannot run python3 -m zipfile")?;
+    let _ = fs::remove_file(&archive);
+    if !status.success() {
+        bail!("python3 -m zipfile could not unpack the horse2zebra archive ({status})");
+    }
+    if !complete(dir) {
+        let found: Vec<String> = HORSE2ZEBRA_SPLITS
+            .iter()
+            .map(|(s, n)| format!("{s}/: {} of {n}", count_jpgs(&dir.join(s))))
+            .collect();
+        bail!(
+            "the archive from {HORSE2ZEBRA_URL} does not hold the expected images ({})",
+            found.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn facades(dir: &Path) -> Result<()> {

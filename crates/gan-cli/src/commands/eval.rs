@@ -158,6 +158,9 @@ pub fn handle_command(args: Args) -> Result<()> {
         let run = args.run.as_ref().expect("clap requires --run or --samples");
         let cfg = TrainConfig::from_toml_file(&run.join("config.toml"))
             .with_context(|| format!("cannot read the run in {}", run.display()))?;
+        if let ModelConfig::Cyclegan(_) = cfg.model {
+            return super::eval_images::cyclegan_run(&args_images(&args), run, &args.checkpoint);
+        }
         if cfg.model != ModelConfig::Gan {
             let t = TrainedTranslator::load_which(run, &args.checkpoint, args.device.resolve()?)
                 .with_context(|| format!("cannot load a translator from {}", run.display()))?;

@@ -14,7 +14,8 @@ use gan_eval::{
 };
 use gan_tensor::DeviceSpec;
 use gan_train::{
-    default_classifier_dir, load_images, plot, DataConfig, TrainedGenerator, TrainedTranslator,
+    classifier_view, default_classifier_dir, load_images, plot, DataConfig, TestMode,
+    TrainedGenerator, TrainedTranslator, Way, WhichCheckpoint,
 };
 use serde::Serialize;
 use tch::{Device, Tensor};
@@ -59,8 +60,12 @@ struct Report {
 /// The translation section of a translation run's report.
 #[derive(Serialize)]
 pub struct Translation {
+    /// Against the true targets (absent when they are unknown: unpaired folders).
     #[serde(flatten)]
-    scores: gan_eval::TranslationScores,
+    scores: Option<gan_eval::TranslationScores>,
+    /// Two-way runs: the cycle reconstruction `F(G(x))` against `x`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cycle: Option<gan_eval::TranslationScores>,
     test_mode: &'static str,
     test_batch: i64,
     /// Label preservation: how often the domain classifier gives a translation the class of
@@ -328,15 +333,23 @@ fn score(
         None => format!("{title}\n"),
     };
     if let Some(t) = &report.translation {
-        md += &format!(
-            "\n{}",
-            t.scores.markdown(&format!(
-                "Translations ({} mode, {} at a time) against the true targets",
-                t.test_mode, t.test_batch
-            ))
-        );
+        if let Some(s) = &t.scores {
+            md += &format!(
+                "\n{}",
+                s.markdown(&format!(
+                    "Translations ({} mode, {} at a time) against the true targets",
+                    t.test_mode, t.test_batch
+                ))
+            );
+        }
         if let Some(p) = t.label_preservation {
-            md += &format!("| label preservation | {:.2}% |\n", 100.0 * p);
+            md += &format!("\n| label preservation | {:.2}% |\n|---|---|\n", 100.0 * p);
+        }
+        if let Some(c) = &t.cycle {
+            md += &format!(
+                "\n{}",
+                c.markdown("Cycle reconstructions F(G(x)) against x")
+            );
         }
     }
     if let Some(g) = &report.gan_train_test {
@@ -458,7 +471,8 @@ pub fn translation_run(args: &ImageArgs, run: &Path, t: &TrainedTranslator) -> R
     };
     let out = args.out.clone().unwrap_or_else(|| run.join("eval.json"));
     let translation = Translation {
-        scores,
+        scores: Some(scores),
+        cycle: None,
         test_mode: mode.name(),
         test_batch: t.test_batch,
         label_preservation: None,
@@ -474,6 +488,105 @@ pub fn translation_run(args: &ImageArgs, run: &Path, t: &TrainedTranslator) -> R
         &out,
         Some(translation),
     )
+}
+
+/// Scores both directions of a cyclegan run on its held-out images, into
+/// `eval-a-to-b.json` and `eval-b-to-a.json` (with `--out FILE`: `FILE` with `-a-to-b` and
+/// `-b-to-a` before the extension): the cycle reconstruction error, the error against the
+/// exact mapping (the `hot` task), and with the domain classifier the FCD/KID of the
+/// translations against the real target domain and label preservation. On the `hot` task
+/// one Fashion-MNIST classifier serves both domains: it judges a hot image through the exact
+/// inverse of the colour map, `(R + G + B) / 3` ([`gan_train::classifier_view`]).
+pub fn cyclegan_run(args: &ImageArgs, run: &Path, which: &WhichCheckpoint) -> Result<()> {
+    if args.n < 2 {
+        bail!("--n must be at least 2 (got {})", args.n);
+    }
+    let device = args.device.resolve()?;
+    for way in [Way::AToB, Way::BToA] {
+        let back_way = match way {
+            Way::AToB => Way::BToA,
+            Way::BToA => Way::AToB,
+        };
+        let load = |w| {
+            TrainedTranslator::load_direction(run, which, w, device)
+                .with_context(|| format!("cannot load a translator from {}", run.display()))
+        };
+        let (t, back) = (load(way)?, load(back_way)?);
+        let (x, target, labels) = t
+            .held_out()
+            .with_context(|| format!("{} has no held-out images to score", run.display()))?;
+        let n = args.n.min(x.size()[0]);
+        eprintln!(
+            "{}: translating {n} held-out images and back ({} at a time)",
+            way.name(),
+            t.test_batch
+        );
+        let t0 = Instant::now();
+        let x = x.narrow(0, 0, n);
+        let y = t.translate(&x, TestMode::Eval, args.seed)?;
+        let rec = back.translate(&y, TestMode::Eval, args.seed)?;
+        eprintln!("translated in {:.1} s", t0.elapsed().as_secs_f64());
+        let exact = if t.exact_targets() {
+            Some(gan_eval::translation_scores(&y, &target.narrow(0, 0, n))?)
+        } else {
+            None
+        };
+        let labels = labels.map(|l| l[..n as usize].to_vec());
+        let hot = matches!(t.config.data, DataConfig::Hot { .. });
+        let classifier = (!args.no_classifier && hot).then(|| {
+            args.classifier.clone().unwrap_or_else(|| {
+                default_classifier_dir(&t.info.name, &[1, t.info.shape[1], t.info.shape[2]])
+            })
+        });
+        let classifier = classifier.filter(|dir| {
+            let ok = dir.join("classifier.json").exists() || args.classifier.is_some();
+            if !ok {
+                eprintln!(
+                    "note: no domain classifier in {} (train one with `gan classifier train \
+                     --data fashion-mnist --pad 2`); label preservation and FCD are skipped",
+                    dir.display()
+                );
+            }
+            ok
+        });
+        let limit = match args.reference_images {
+            0 => target.size()[0],
+            r => (r as i64).min(target.size()[0]),
+        };
+        let reference = Some(ReferenceSpec::Images(Reference {
+            name: format!(
+                "the held-out images of the target domain of {} ({limit} images)",
+                run.display()
+            ),
+            images: classifier_view(&target.narrow(0, 0, limit)),
+        }));
+        let out = match &args.out {
+            Some(o) => {
+                let stem = o.file_stem().and_then(|s| s.to_str()).unwrap_or("eval");
+                o.with_file_name(format!("{stem}-{}.json", way.name()))
+            }
+            None => run.join(format!("eval-{}.json", way.name())),
+        };
+        let translation = Translation {
+            scores: exact,
+            cycle: Some(gan_eval::translation_scores(&rec, &x)?),
+            test_mode: TestMode::Eval.name(),
+            test_batch: t.test_batch,
+            label_preservation: None,
+        };
+        score(
+            args,
+            &classifier_view(&y),
+            labels.as_deref(),
+            classifier,
+            reference,
+            format!("{} ({})", t.checkpoint.display(), way.name()),
+            Some(t.step),
+            &out,
+            Some(translation),
+        )?;
+    }
+    Ok(())
 }
 
 /// Scores the images of a `.npy` file.
@@ -535,7 +648,8 @@ pub fn samples_file(args: &ImageArgs, file: &Path) -> Result<()> {
             }
             let targets = Tensor::from_slice(&arr.data).view(shape.as_slice());
             Some(Translation {
-                scores: gan_eval::translation_scores(&x, &targets)?,
+                scores: Some(gan_eval::translation_scores(&x, &targets)?),
+                cycle: None,
                 test_mode: "as given",
                 test_batch: 0,
                 label_preservation: None,

@@ -1,10 +1,11 @@
-//! `gan translate`: run a trained translator (pix2pix) over images.
+//! `gan translate`: run a trained translator (pix2pix, or either direction of a cyclegan
+//! run) over images.
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use gan_data::npy;
 use gan_tensor::DeviceSpec;
-use gan_train::{TestMode, TrainedTranslator, WhichCheckpoint};
+use gan_train::{TestMode, TrainedTranslator, Way, WhichCheckpoint};
 use serde::Serialize;
 use tch::Tensor;
 
@@ -12,9 +13,9 @@ use tch::Tensor;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
-    /// A -> B (the direction a pix2pix run learns).
+    /// A -> B (pix2pix's G; cyclegan's G_A).
     AToB,
-    /// B -> A (CycleGAN runs; a pix2pix run has no B -> A translator).
+    /// B -> A (cyclegan's G_B; a pix2pix run has no B -> A translator).
     BToA,
 }
 
@@ -130,15 +131,12 @@ fn write_image(path: &Path, x: &Tensor) -> Result<()> {
 
 pub fn handle_command(args: Args) -> Result<()> {
     let device = args.device.resolve()?;
-    let t = TrainedTranslator::load_which(&args.run, &args.checkpoint, device)
+    let way = match args.direction {
+        Direction::AToB => Way::AToB,
+        Direction::BToA => Way::BToA,
+    };
+    let t = TrainedTranslator::load_direction(&args.run, &args.checkpoint, way, device)
         .with_context(|| format!("cannot load a translator from {}", args.run.display()))?;
-    if args.direction == Direction::BToA {
-        bail!(
-            "--direction b-to-a: {} is a pix2pix run, which learns A -> B only (CycleGAN runs \
-             translate both ways)",
-            args.run.display()
-        );
-    }
     let mode = args.mode.map_or(t.test_mode, Mode::test_mode);
     let shape = t.input_shape();
     let (ca, size) = (shape[0], (shape[1], shape[2]));

@@ -31,13 +31,23 @@ use crate::scoring;
 
 /// The GAN family's cross-checks, run when a config is read. Each names the key to change.
 pub(crate) fn validate(cfg: &TrainConfig) -> Result<()> {
-    if cfg.data.is_paired() {
+    if cfg.data.is_translation() {
+        let family = if cfg.data.is_paired() {
+            "pix2pix"
+        } else {
+            "cyclegan"
+        };
         return Err(config_err(
             "data.kind",
             format!(
-                "`{}` is paired data for image-to-image translation; train it with \
-                 [model] family = \"pix2pix\"",
-                cfg.data.name()
+                "`{}` is {} data for image-to-image translation; train it with \
+                 [model] family = \"{family}\"",
+                cfg.data.name(),
+                if cfg.data.is_paired() {
+                    "paired"
+                } else {
+                    "unpaired"
+                },
             ),
         ));
     }

@@ -8,7 +8,8 @@
 //! family: it calls the [`Family`] trait.
 //!
 //! Families: [`gan`] (unconditional, class-conditional and AC-GAN training of a generator
-//! of latents against a discriminator) and [`pix2pix`] (paired image-to-image translation).
+//! of latents against a discriminator), [`pix2pix`] (paired image-to-image translation) and
+//! [`cyclegan`] (unpaired translation between two domains).
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -19,6 +20,7 @@ use crate::error::Result;
 use crate::plan::{ModelPlan, Plan};
 use crate::records::EvalRecord;
 
+pub mod cyclegan;
 pub mod gan;
 pub mod pix2pix;
 
@@ -196,6 +198,13 @@ pub fn build(plan: &Plan, device: Device) -> Result<Box<dyn Family>> {
         ModelPlan::Gan(gan) => Ok(Box::new(gan::GanFamily::new(gan, &plan.data, device)?)),
         ModelPlan::Pix2pix { config, optim } => Ok(Box::new(pix2pix::Pix2pixFamily::new(
             config, optim, &plan.data, device,
+        )?)),
+        ModelPlan::Cyclegan { config, optim } => Ok(Box::new(cyclegan::CycleganFamily::new(
+            config,
+            optim,
+            &plan.eval.config,
+            &plan.data,
+            device,
         )?)),
     }
 }

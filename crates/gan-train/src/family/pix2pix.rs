@@ -139,7 +139,7 @@ pub(crate) fn validate(cfg: &TrainConfig, p: &Pix2pixConfig) -> Result<()> {
 }
 
 /// Re-keys a network config error under `model.` (the pix2pix networks live there).
-fn model_key(e: gan_models::Error) -> Error {
+pub(crate) fn model_key(e: gan_models::Error) -> Error {
     match e {
         gan_models::Error::Config { key, message } => config_err(&format!("model.{key}"), message),
         other => other.into(),

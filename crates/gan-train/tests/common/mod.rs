@@ -190,3 +190,91 @@ keep_checkpoints = 2
     );
     TrainConfig::from_toml_str(&text, Path::new("tiny-pix2pix.toml")).unwrap()
 }
+
+/// `n` blocky `size`x`size` images in `dir`: grey, or RGB (the grey blocks in red, their
+/// negative in green and blue).
+pub fn domain_images(dir: &Path, n: usize, size: u32, rgb: bool, seed: u64) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for i in 0..n {
+        let blocks: Vec<u8> = (0..16).map(|_| (next() % 256) as u8).collect();
+        let v = |x: u32, y: u32| blocks[((y * 4 / size) * 4 + x * 4 / size) as usize];
+        let path = dir.join(format!("{i:03}.png"));
+        if rgb {
+            image::RgbImage::from_fn(size, size, |x, y| {
+                let g = v(x, y);
+                image::Rgb([g, 255 - g, 255 - g])
+            })
+            .save(path)
+            .unwrap();
+        } else {
+            image::GrayImage::from_fn(size, size, |x, y| image::Luma([v(x, y)]))
+                .save(path)
+                .unwrap();
+        }
+    }
+}
+
+/// A tiny cyclegan config on unpaired folders under `root` (grey A <-> RGB B, 20x20 images
+/// with random 16x16 crops and flips, ResNet generators and PatchGANs of width 4, a pool of
+/// 6 fakes that fills within 3 steps of batch 2).
+pub fn tiny_cyclegan(root: &Path, steps: u64) -> TrainConfig {
+    if !root.join("trainA").exists() {
+        domain_images(&root.join("trainA"), 10, 20, false, 1);
+        domain_images(&root.join("trainB"), 7, 20, true, 2);
+        domain_images(&root.join("testA"), 4, 20, false, 3);
+        domain_images(&root.join("testB"), 4, 20, true, 4);
+    }
+    let text = format!(
+        r#"
+name = "tiny-cyclegan"
+seed = 9
+device = "cpu"
+[data]
+kind = "unpaired"
+path = "{root}"
+height = 20
+width = 20
+channels_a = 1
+channels_b = 3
+[data.jitter]
+crop = [16, 16]
+flip = true
+[model]
+family = "cyclegan"
+lambda_identity = 0.0
+pool_size = 6
+test_batch = 3
+[model.generator]
+arch = "resnet"
+ngf = 4
+n_blocks = 2
+[model.discriminator]
+arch = "patch"
+ndf = 4
+n_layers = 1
+norm = "instance"
+[optim]
+lr_g = 2e-4
+lr_d = 2e-4
+schedule = "linear-decay"
+decay_start = 0.5
+[train]
+steps = {steps}
+batch_size = 2
+log_every = 5
+eval_every = 10
+eval_samples = 4
+checkpoint_every = 5
+keep_checkpoints = 2
+"#,
+        root = root.display(),
+    );
+    TrainConfig::from_toml_str(&text, Path::new("tiny-cyclegan.toml")).unwrap()
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The CycleGAN protocol of README.md on the built-in `hot` task: train
+# configs/cyclegan-hot-fashion-mnist.toml and the PyTorch peer (scripts/cyclegan_hot.py: the
+# same networks, losses, pools, optimiser, schedule and batch) side by side, one CPU thread
+# each (so neither gets more of the 2 cores; wall time and peak memory from GNU time), the
+# peer for the Rust run's expected wall time (TORCH_SECONDS, default 3100 s). Then both are
+# scored by the same `gan eval` code on the 10,000 test images in each direction: PSNR, SSIM
+# and L1 against the exact mapping; with the Fashion-MNIST classifier, label preservation and
+# FCD/KID against the real test images of the target domain (hot images judged through the
+# exact inverse of the colour map, (R + G + B) / 3); and the cycle reconstruction error.
+#
+# Usage: scripts/quality_cyclegan.sh   (SKIP_TRAIN=1: score existing runs only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet -p gan-cli
+gan=target/release/gan
+py=${PYTHON:-$HOME/.cache/gan-toolkit/torch-2.11.0/venv/bin/python}
+out=runs/quality
+clf=classifiers/fashion-mnist-32x32
+run=$out/cyclegan-hot
+tp=$out/torch-cyclegan-hot
+mkdir -p "$out"
+if [ ! -f "$clf/classifier.json" ]; then
+  "$gan" classifier train --config configs/dcgan-fashion-mnist.toml > "$out/classifier.log" 2>&1
+fi
+if [ -z "${SKIP_TRAIN:-}" ]; then
+  rm -rf "$run"
+  sed 's/^threads = 2/threads = 1/' configs/cyclegan-hot-fashion-mnist.toml > "$out/cyclegan-hot-1t.toml"
+  /usr/bin/time -v -o "$run.time" "$gan" train --config "$out/cyclegan-hot-1t.toml" --out "$run" > "$run.log" 2>&1 &
+  /usr/bin/time -v -o "$tp.time" "$py" scripts/cyclegan_hot.py --seconds "${TORCH_SECONDS:-3100}" \
+    --steps 7000 --threads 1 --data data/fashion-mnist --out "$tp" --json "$tp.json" > "$tp.log" 2>&1 &
+  wait
+fi
+"$gan" eval --run "$run" --classifier "$clf" --no-inception --out "$run/final-eval.json" > "$run/final-eval.txt"
+# The peer's translations, scored as the Rust run's: hot outputs through their grey view.
+"$gan" eval --samples "$tp-a2b.npy" --targets "$tp-targets-a2b.npy" --no-classifier \
+  --no-inception --out "$tp-a2b.exact.json" > /dev/null
+"$gan" eval --samples "$tp-a2b-grey.npy" --labels "$tp-labels.npy" --reference fashion-mnist:test \
+  --classifier "$clf" --no-inception --out "$tp-a2b.eval.json" > /dev/null
+"$gan" eval --samples "$tp-b2a.npy" --targets "$tp-targets-b2a.npy" --labels "$tp-labels.npy" \
+  --reference fashion-mnist:test --classifier "$clf" --no-inception --out "$tp-b2a.eval.json" > /dev/null
+python3 - "$run" "$tp" <<'PY'
+import json, sys
+run, tp = sys.argv[1:]
+def row(name, exact, scored):
+    c = scored.get("classifier") or {}
+    f = c.get("features") or {}
+    acc = c.get("scores", {}).get("conditional_accuracy")
+    print(f"| {name} | {exact['psnr']:.2f} | {exact['ssim']:.4f} | {exact['l1']:.4f} | "
+          f"{100 * acc:.2f}% | {f['frechet_distance']:.3f} | {1000 * f['kid']:.2f} |")
+print("| direction, run | PSNR (dB) | SSIM | L1 | label preservation | FCD | KID x1000 |")
+print("|---|---|---|---|---|---|---|")
+for d, t in [("a-to-b", "a2b"), ("b-to-a", "b2a")]:
+    r = json.load(open(f"{run}/final-eval-{d}.json"))
+    row(f"{d}, gan (Rust)", r["translation"], r)
+    exact = json.load(open(f"{tp}-{t}.exact.json" if t == "a2b" else f"{tp}-{t}.eval.json"))
+    row(f"{d}, PyTorch peer", exact["translation"], json.load(open(f"{tp}-{t}.eval.json")))
+PY
