@@ -255,3 +255,66 @@ fn doctor_reports_the_libtorch() {
         tch::Cuda::is_available()
     );
 }
+
+/// SIGTERM (`docker stop`, Slurm, Kubernetes) is handled like Ctrl-C: the step finishes, a
+/// checkpoint is written, the exit status is 0, no temporary folder is left, and the run
+/// resumes from there.
+#[test]
+fn sigterm_checkpoints_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = TINY.replace("steps = 30", "steps = 1000000");
+    let cfg = write_config(dir.path(), "long.toml", &long);
+    let run = dir.path().join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_gan"))
+        .args(["train", "--config", cfg.to_str().unwrap(), "--out"])
+        .arg(&run)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until training is under way (the first checkpoint is written at step 10).
+    let start = std::time::Instant::now();
+    while !run.join("checkpoints").is_dir()
+        || std::fs::read_dir(run.join("checkpoints")).unwrap().count() == 0
+    {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "training did not start in 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let log = text(&out);
+    assert!(out.status.success(), "exit {:?}: {log}", out.status);
+    assert!(log.contains("SIGTERM"), "{log}");
+    let names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| n.starts_with("step-")),
+        "temporary files left: {names:?}"
+    );
+    // The newest checkpoint is the step training stopped at, and resume continues from it.
+    let newest = names.iter().max().unwrap().clone();
+    let stopped: u64 = newest.trim_start_matches("step-").parse().unwrap();
+    assert!(stopped >= 10, "{names:?}");
+    let o = gan(&[
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--steps",
+        &(stopped + 5).to_string(),
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains(&format!("step {stopped}")) || t.contains(&stopped.to_string()),
+        "{t}"
+    );
+}

@@ -898,9 +898,14 @@ pub struct ScheduleConfig {
     pub checkpoint_every: u64,
     /// Checkpoints kept on disk (at least 2).
     pub keep_checkpoints: usize,
-    /// CPU threads for libtorch (0 = libtorch's default).
+    /// CPU threads for libtorch's intra-op pool, at most [`MAX_THREADS`] (0 = libtorch's
+    /// default: one per physical core).
     pub threads: i32,
 }
+
+/// The most CPU threads a config may ask for (more only oversubscribes any machine, and
+/// libtorch then spends its time starting threads).
+pub const MAX_THREADS: i32 = 256;
 
 impl Default for ScheduleConfig {
     fn default() -> Self {
@@ -1146,10 +1151,14 @@ impl TrainConfig {
         if t.eval_samples < 1 {
             return Err(config_err("train.eval_samples", "must be at least 1"));
         }
-        if t.threads < 0 {
+        if !(0..=MAX_THREADS).contains(&t.threads) {
             return Err(config_err(
                 "train.threads",
-                "must be >= 0 (0 = libtorch default)",
+                format!(
+                    "{} is not in 0..={MAX_THREADS} (0 = libtorch's default: one thread per \
+                     physical core)",
+                    t.threads
+                ),
             ));
         }
         self.validate_eval()
@@ -1365,6 +1374,25 @@ conditioning = "D"
             let err = TrainConfig::from_toml_str(&format!("{RING}{patch}\n"), Path::new("c.toml"))
                 .unwrap_err();
             assert!(err.to_string().contains(key), "{patch}: {err}");
+        }
+    }
+
+    #[test]
+    fn threads_are_bounded_and_zero_is_the_default() {
+        let ok = TrainConfig::from_toml_str(&format!("{RING}threads = 0\n"), Path::new("c.toml"))
+            .unwrap();
+        assert_eq!(ok.train.threads, 0);
+        for bad in [-1, 100_000] {
+            let err = TrainConfig::from_toml_str(
+                &format!("{RING}threads = {bad}\n"),
+                Path::new("c.toml"),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("train.threads") && err.contains("0..=256"),
+                "{bad}: {err}"
+            );
         }
     }
 

@@ -124,6 +124,8 @@ pub fn handle_command(args: Args) -> Result<()> {
         );
     }
 
+    // Ctrl-C (SIGINT), SIGTERM (what `docker stop`, Slurm and Kubernetes send) and SIGHUP all
+    // finish the step, write a checkpoint and exit 0; a second one quits at once.
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -132,9 +134,12 @@ pub fn handle_command(args: Args) -> Result<()> {
                 eprintln!("\nsecond interrupt: exiting without a final checkpoint");
                 std::process::exit(130);
             }
-            eprintln!("\ninterrupt: finishing the step and writing a checkpoint (Ctrl-C again to quit now)");
+            eprintln!(
+                "\ninterrupt (Ctrl-C or SIGTERM): finishing the step and writing a checkpoint \
+                 (interrupt again to quit now)"
+            );
         })
-        .context("cannot install the Ctrl-C handler")?;
+        .context("cannot install the interrupt (SIGINT/SIGTERM) handler")?;
     }
 
     let mut progress = Progress::new(trainer.step(), total);
