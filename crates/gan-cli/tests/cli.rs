@@ -76,6 +76,9 @@ fn train_sample_eval_resume() {
     }
 
     let csv = dir.path().join("s.csv");
+    // A user's file with the old temporary name (`s.tmp`) is never touched.
+    let user_tmp = dir.path().join("s.tmp");
+    std::fs::write(&user_tmp, "keep me").unwrap();
     let o = gan(&[
         "sample",
         "--run",
@@ -86,6 +89,7 @@ fn train_sample_eval_resume() {
         csv.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&user_tmp).unwrap(), "keep me");
     let lines: Vec<String> = std::fs::read_to_string(&csv)
         .unwrap()
         .lines()
