@@ -12,9 +12,9 @@ use crate::config::{DataConfig, ModelConfig, TestMode, TrainConfig};
 use crate::data::{load_pairs, load_unpaired, DataInfo};
 use crate::engine::layout;
 use crate::error::{Error, Result};
-use crate::family::cyclegan::Way;
+use crate::family::cyclegan::{domain_tensors, Way};
 use crate::family::gan::sample_generator;
-use crate::family::pix2pix::{center_crop, pair_tensors, translate};
+use crate::family::pix2pix::{pair_tensors, translate};
 use crate::family::{copy_into, sorted_vars};
 use crate::run_dir::RunDir;
 use crate::scoring::{self, BestRecord};
@@ -328,13 +328,11 @@ impl TrainedTranslator {
     pub fn held_out(&self) -> Result<(Tensor, Tensor, Option<Vec<i64>>)> {
         let test = self.config.data.with_split(gan_data::Split::Test)?;
         if test.is_unpaired() {
-            let t = load_unpaired(&test)?;
-            let crop = self.config.data.jitter().output_size(t.size());
-            let (a, b) = t.to_tensors();
-            let (a, b) = (center_crop(&a, crop), center_crop(&b, crop));
+            let (a, b, labels_a, labels_b) =
+                domain_tensors(&load_unpaired(&test)?, &self.config.data.jitter());
             return Ok(match self.direction {
-                Way::AToB => (a, b, t.labels_a().map(<[i64]>::to_vec)),
-                Way::BToA => (b, a, t.labels_b().map(<[i64]>::to_vec)),
+                Way::AToB => (a, b, labels_a),
+                Way::BToA => (b, a, labels_b),
             });
         }
         Ok(pair_tensors(

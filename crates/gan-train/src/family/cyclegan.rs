@@ -29,7 +29,7 @@ use gan_tensor::{seed_all, step_seed, Stream};
 use serde::{Deserialize, Serialize};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
-use super::pix2pix::{center_crop, model_key};
+use super::pix2pix::{center_crop, model_key, triptych_with_channels};
 use super::{
     copy_file, load_stores_state, stores_state, EvalCtx, Family, Phase, PhaseCtx, Stats, StepEnd,
 };
@@ -218,6 +218,22 @@ pub fn classifier_view(x: &Tensor) -> Tensor {
         .to_kind(Kind::Uint8)
 }
 
+/// Both domains' test-time view of an unpaired data set: `u8` A and B tensors on the CPU
+/// (centre-cropped to the training crop) and each side's labels.
+pub(crate) type DomainTensors = (Tensor, Tensor, Option<Vec<i64>>, Option<Vec<i64>>);
+
+/// [`DomainTensors`] of `ds`, as a run with `jitter` sees them at test time.
+pub(crate) fn domain_tensors(ds: &gan_data::UnpairedDataset, jitter: &Jitter) -> DomainTensors {
+    let crop = jitter.output_size(ds.size());
+    let (a, b) = ds.to_tensors();
+    (
+        center_crop(&a, crop),
+        center_crop(&b, crop),
+        ds.labels_a().map(<[i64]>::to_vec),
+        ds.labels_b().map(<[i64]>::to_vec),
+    )
+}
+
 /// The held-out images, `u8` on the CPU, centre-cropped to the training crop.
 struct TestSet {
     a: Tensor,
@@ -302,13 +318,13 @@ impl CycleganFamily {
         }
         let test = match data.config.with_split(Split::Test) {
             Ok(test_cfg) if test_cfg != data.config => {
-                let t = load_unpaired(&test_cfg)?;
-                let (a, b) = t.to_tensors();
+                let (a, b, labels_a, labels_b) =
+                    domain_tensors(&load_unpaired(&test_cfg)?, &jitter);
                 Some(TestSet {
-                    a: center_crop(&a, crop),
-                    b: center_crop(&b, crop),
-                    labels_a: t.labels_a().map(<[i64]>::to_vec),
-                    labels_b: t.labels_b().map(<[i64]>::to_vec),
+                    a,
+                    b,
+                    labels_a,
+                    labels_b,
                     paired: matches!(data.config, DataConfig::Hot { .. }),
                 })
             }
@@ -560,21 +576,6 @@ pub(crate) fn translate(g: &Translator, x: &Tensor, batch: i64, device: Device) 
     super::pix2pix::translate(g, x, TestMode::Eval, batch, device)
 }
 
-/// Rows `x | G(x) | F(G(x))`, all shown with `c` channels (grey repeated to RGB).
-fn cycle_rows(x: &Tensor, y: &Tensor, rec: &Tensor, c: i64) -> Tensor {
-    let view = |t: &Tensor| {
-        let t = t.to_kind(Kind::Float) / 127.5 - 1.0;
-        if t.size()[1] < c {
-            t.repeat([1, c, 1, 1])
-        } else {
-            t
-        }
-    };
-    let (x, y, rec) = (view(x), view(y), view(rec));
-    let (n, h, w) = (x.size()[0], x.size()[2], x.size()[3]);
-    Tensor::stack(&[x, y, rec], 1).reshape([3 * n, c, h, w])
-}
-
 impl Family for CycleganFamily {
     fn name(&self) -> &'static str {
         "cyclegan"
@@ -648,7 +649,8 @@ impl Family for CycleganFamily {
             let y = translate(self.translator(way), x, tb, self.device)?;
             let rec = translate(self.translator(back), &y, tb, self.device)?;
             let k = 4.min(x.size()[0]);
-            rows.push(cycle_rows(
+            // Rows `x | G(x) | F(G(x))`.
+            rows.push(triptych_with_channels(
                 &x.narrow(0, 0, k),
                 &y.narrow(0, 0, k),
                 &rec.narrow(0, 0, k),

@@ -418,7 +418,11 @@ impl Pix2pixFamily {
 /// Rows of `input | output | target` as one image batch (grey sides shown as RGB when the
 /// other side is RGB), for [`plot::image_grid`] with 3 columns.
 pub(crate) fn triptych(a: &Tensor, out: &Tensor, b: &Tensor) -> Tensor {
-    let c = a.size()[1].max(b.size()[1]);
+    triptych_with_channels(a, out, b, a.size()[1].max(b.size()[1]))
+}
+
+/// [`triptych`] with every column shown with `c` channels (grey repeated to RGB).
+pub(crate) fn triptych_with_channels(a: &Tensor, out: &Tensor, b: &Tensor, c: i64) -> Tensor {
     let rgb = |t: &Tensor| {
         let t = t.to_kind(Kind::Float) / 127.5 - 1.0;
         if t.size()[1] < c {
