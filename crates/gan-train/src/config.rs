@@ -1,4 +1,5 @@
 //! The run configuration: typed, `deny_unknown_fields`, validated, saved into the run folder.
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gan_data::{Direction, Jitter, MixtureKind, Split};
@@ -824,6 +825,13 @@ pub enum LrSchedule {
     LinearDecay,
 }
 
+impl LrSchedule {
+    /// Whether the rates depend on `train.steps` (so a resume that changes it changes them).
+    pub fn depends_on_total(self) -> bool {
+        matches!(self, LrSchedule::LinearDecay)
+    }
+}
+
 /// Adam settings (shared betas, separate learning rates: two time-scale updates).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -960,6 +968,76 @@ impl TrainConfig {
             source,
         })?;
         Self::from_toml_str(&text, path)
+    }
+
+    /// The settings that may change when a run is resumed: how long it trains, how often it
+    /// logs, checkpoints and evaluates, where and on how many threads, the two learning rates
+    /// (lowering them on resume is common practice), `[eval]` and `[guard]`.
+    /// Everything else shapes the model, its losses, data or optimiser, which the checkpoint's
+    /// tensor layout cannot always reveal (an activation, a loss, a data transform).
+    pub const RESUMABLE_KEYS: &'static [&'static str] = &[
+        "name",
+        "device",
+        "train.steps",
+        "train.log_every",
+        "train.eval_every",
+        "train.eval_samples",
+        "train.checkpoint_every",
+        "train.keep_checkpoints",
+        "train.threads",
+        "optim.lr_g",
+        "optim.lr_d",
+        "eval",
+        "guard",
+    ];
+
+    /// Every dotted key whose resolved value differs between `self` (what a run was trained
+    /// with) and `new`, outside [`Self::RESUMABLE_KEYS`]: one line `key: trained with X, now Y`.
+    pub fn resume_differences(&self, new: &TrainConfig) -> Vec<String> {
+        fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
+            match v {
+                toml::Value::Table(t) => {
+                    for (k, v) in t {
+                        let key = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        flatten(&key, v, out);
+                    }
+                }
+                other => {
+                    out.insert(prefix.to_string(), other.to_string());
+                }
+            }
+        }
+        let table = |c: &TrainConfig| {
+            let mut out = BTreeMap::new();
+            if let Ok(v) = toml::from_str::<toml::Value>(&c.to_toml()) {
+                flatten("", &v, &mut out);
+            }
+            out
+        };
+        let (old, now) = (table(self), table(new));
+        let allowed = |key: &str| {
+            Self::RESUMABLE_KEYS
+                .iter()
+                .any(|a| key == *a || key.starts_with(&format!("{a}.")))
+        };
+        let mut keys: Vec<&String> = old.keys().chain(now.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        keys.into_iter()
+            .filter(|k| !allowed(k) && old.get(*k) != now.get(*k))
+            .map(|k| {
+                let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(not set)".into());
+                format!(
+                    "{k}: trained with {}, now {}",
+                    show(old.get(k)),
+                    show(now.get(k))
+                )
+            })
+            .collect()
     }
 
     /// The resolved config as TOML (what goes into the run folder).

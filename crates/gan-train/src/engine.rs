@@ -21,7 +21,7 @@ use crate::guard::{Divergence, Guard};
 use crate::metrics::MetricsWriter;
 use crate::plan::Plan;
 use crate::plot;
-use crate::records::{EvalRecord, Event, Outcome, RollbackRecord, TrainRecord};
+use crate::records::{EvalRecord, Event, Outcome, RollbackRecord, ScheduleRecord, TrainRecord};
 use crate::run_dir::RunDir;
 use crate::scoring::{self, BestRecord};
 
@@ -70,6 +70,33 @@ pub struct Trainer {
     guard: Guard,
     lr_scale: f64,
     rollbacks: u32,
+    resumed: Option<ResumeReport>,
+}
+
+/// Which checkpoint [`Trainer::resume_from`] continues from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResumeFrom {
+    /// The newest checkpoint that verifies.
+    Newest,
+    /// This folder: a path, or a name under `checkpoints/` such as `step-000000600`.
+    Checkpoint(PathBuf),
+}
+
+/// What a resume found and did: say it to the user.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResumeReport {
+    /// The checkpoint resumed from.
+    pub checkpoint: PathBuf,
+    /// Whether its checksums were verified (false for a format-1 checkpoint).
+    pub verified: bool,
+    /// Newer checkpoints that failed verification, with the reason and where they went.
+    pub rejected: Vec<checkpoint::Rejected>,
+    /// Newer checkpoints moved aside by a resume from an older one: `(from, to)`.
+    pub set_aside: Vec<(PathBuf, PathBuf)>,
+    /// Leftovers of an interrupted save or prune that were removed.
+    pub cleaned: Vec<PathBuf>,
+    /// The learning-rate schedule's total changed (also written to `metrics.jsonl`).
+    pub schedule_change: Option<ScheduleRecord>,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -87,6 +114,9 @@ impl Trainer {
     /// Starts a new run in `run_dir` (created if needed; refused if it already holds checkpoints).
     pub fn create(cfg: TrainConfig, run_dir: impl Into<PathBuf>) -> Result<Self> {
         let plan = Plan::resolve(&cfg)?;
+        // A device that is not there (`--device cuda` without CUDA) fails before any folder
+        // is made.
+        plan.device.resolve()?;
         let run = RunDir::new(run_dir);
         if checkpoint::latest(&run.checkpoints())?.is_some() {
             return Err(Error::Config {
@@ -110,25 +140,114 @@ impl Trainer {
         Self::assemble(cfg, plan, run, metrics)
     }
 
-    /// Continues the run in `run_dir` from its newest checkpoint. With `cfg`, that config
-    /// replaces the saved one (e.g. more steps), provided the model and seed still match.
+    /// Continues the run in `run_dir` from its newest checkpoint that verifies. With `cfg`,
+    /// that config replaces the saved one (e.g. more steps), provided the model and seed still
+    /// match. See [`Trainer::resume_from`] for the report of what was rejected.
     pub fn resume(run_dir: impl Into<PathBuf>, cfg: Option<TrainConfig>) -> Result<Self> {
+        Self::resume_from(run_dir, cfg, &ResumeFrom::Newest)
+    }
+
+    /// Continues the run in `run_dir` from the checkpoint `from` names.
+    ///
+    /// - [`ResumeFrom::Newest`]: the newest checkpoint that verifies. Each newer one that
+    ///   fails is moved to `checkpoints/rejected/` (never used, never deleted) and listed in
+    ///   [`Trainer::resume_report`] with the reason.
+    /// - [`ResumeFrom::Checkpoint`]: that one, or an error saying why not. Newer checkpoints are
+    ///   moved to `checkpoints/set-aside/` so that the continued run neither overwrites nor
+    ///   prunes them.
+    ///
+    /// A new `cfg` must keep every setting outside [`TrainConfig::RESUMABLE_KEYS`]; the error
+    /// lists each key that differs. A longer or shorter `train.steps` under a step-dependent
+    /// learning-rate schedule is allowed but changes the schedule: the report says so and a
+    /// `schedule` record goes into `metrics.jsonl`.
+    pub fn resume_from(
+        run_dir: impl Into<PathBuf>,
+        cfg: Option<TrainConfig>,
+        from: &ResumeFrom,
+    ) -> Result<Self> {
         let run = RunDir::new(run_dir);
+        let saved = TrainConfig::from_toml_file(&run.config())?;
         let cfg = match cfg {
-            Some(c) => c,
-            None => TrainConfig::from_toml_file(&run.config())?,
+            Some(c) => {
+                let differences = saved.resume_differences(&c);
+                if !differences.is_empty() {
+                    return Err(Error::ResumeConfigChanged {
+                        run: run.root.clone(),
+                        differences,
+                    });
+                }
+                c
+            }
+            None => saved,
         };
         let plan = Plan::resolve(&cfg)?;
-        let ckpt = checkpoint::latest(&run.checkpoints())?
-            .ok_or_else(|| Error::NoCheckpoint(run.root.clone()))?;
-        let loaded = checkpoint::load(&ckpt.path)?;
+        let checkpoints = run.checkpoints();
+        let cleaned = checkpoint::clean_stale(&checkpoints)?;
+        let mut report = ResumeReport {
+            cleaned,
+            ..ResumeReport::default()
+        };
+        let loaded = match from {
+            ResumeFrom::Newest => {
+                let (loaded, mut rejected) = checkpoint::newest_verified(&checkpoints)?;
+                for r in &mut rejected {
+                    checkpoint::quarantine(&checkpoints, r)?;
+                }
+                report.rejected = rejected;
+                loaded.ok_or_else(|| Error::NoCheckpoint(run.root.clone()))?
+            }
+            ResumeFrom::Checkpoint(which) => {
+                let path = if which.is_absolute() || which.exists() {
+                    which.clone()
+                } else {
+                    checkpoints.join(which)
+                };
+                let loaded = checkpoint::load(&path)?;
+                report.set_aside = checkpoint::set_aside_newer(&checkpoints, loaded.meta.step)?;
+                loaded
+            }
+        };
+        report.checkpoint = loaded.path.clone();
+        report.verified = loaded.verified;
+        let schedule_change = match loaded.meta.schedule_steps {
+            Some(was)
+                if was != plan.schedule.steps
+                    && plan.schedule.optim.schedule.depends_on_total() =>
+            {
+                Some((was, plan.schedule.steps))
+            }
+            _ => None,
+        };
         let metrics = MetricsWriter::open(&run.metrics(), Some(loaded.meta.step))?;
         let mut t = Self::assemble(cfg, plan, run, metrics)?;
         t.lr_scale = loaded.meta.lr_scale;
         t.rollbacks = loaded.meta.rollbacks;
         t.restore(loaded)?;
+        if let Some((from_steps, to_steps)) = schedule_change {
+            let rec = ScheduleRecord {
+                kind: "schedule".into(),
+                step: t.step,
+                schedule: t.plan.schedule.optim.schedule,
+                from_steps,
+                to_steps,
+                message: format!(
+                    "the learning-rate schedule now runs over {to_steps} steps instead of \
+                     {from_steps}: from step {} on, the rates differ from a run trained for \
+                     {to_steps} steps in one go",
+                    t.step
+                ),
+            };
+            t.metrics.write(&rec)?;
+            report.schedule_change = Some(rec);
+        }
+        t.resumed = Some(report);
         gan_tensor::write_atomic(&t.run.config(), t.cfg.to_toml().as_bytes())?;
         Ok(t)
+    }
+
+    /// What the resume that built this trainer found and did (`None` for a new run).
+    pub fn resume_report(&self) -> Option<&ResumeReport> {
+        self.resumed.as_ref()
     }
 
     fn assemble(cfg: TrainConfig, plan: Plan, run: RunDir, metrics: MetricsWriter) -> Result<Self> {
@@ -164,6 +283,7 @@ impl Trainer {
             guard,
             lr_scale: 1.0,
             rollbacks: 0,
+            resumed: None,
         })
     }
 
@@ -429,6 +549,9 @@ impl Trainer {
             family: self.family.name().into(),
             lr_scale: self.lr_scale,
             rollbacks: self.rollbacks,
+            schedule_steps: Some(self.plan.schedule.steps),
+            files: BTreeMap::new(),
+            digest: String::new(),
         }
     }
 
@@ -540,11 +663,10 @@ impl Trainer {
             step: self.step,
             checkpoint: path.clone(),
         };
-        let json = serde_json::to_string_pretty(&best).expect("BestRecord serialises");
-        gan_tensor::write_atomic(&dir.join("best.json"), json.as_bytes())?;
+        best.write(&dir)?;
         for old in checkpoint::list(&dir)? {
             if old.path != path {
-                fs::remove_dir_all(&old.path).map_err(io_err("cannot prune", &old.path))?;
+                checkpoint::remove(&old.path)?;
             }
         }
         self.best = Some(best.clone());

@@ -77,6 +77,24 @@ pub enum Error {
     /// No checkpoint in a run folder.
     #[error("no checkpoint in {0} (expected checkpoints/step-*/ with meta.json)")]
     NoCheckpoint(PathBuf),
+    /// A checkpoint that fails verification: a missing or edited `meta.json`, a file whose
+    /// size or SHA-256 differs from the one recorded, a damaged tensor file. It is never
+    /// used, and never deleted.
+    #[error("checkpoint {path} failed verification: {reason}")]
+    CorruptCheckpoint {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// A resume whose config changes settings that must stay as they were.
+    #[error("the config differs from the one {run} was trained with in settings that cannot change on resume:\n  {}\nOnly train.steps, train.log_every, train.eval_every, train.eval_samples, train.checkpoint_every, train.keep_checkpoints, train.threads, optim.lr_g, optim.lr_d, device, name, [eval] and [guard] may change; start a new run to change the rest", differences.join("\n  "))]
+    ResumeConfigChanged {
+        /// The run folder.
+        run: PathBuf,
+        /// One line per dotted key: `key: trained with X, now Y`.
+        differences: Vec<String>,
+    },
     /// A checkpoint that does not fit the model built from the config.
     #[error("checkpoint {path} does not match the model in the config:\n  {}", differences.join("\n  "))]
     IncompatibleCheckpoint {

@@ -47,14 +47,14 @@ pub use config::{
     ModelConfig, OptimConfig, Pix2pixConfig, ScheduleConfig, TestMode, TrainConfig,
 };
 pub use data::{load_images, load_pairs, load_unpaired, DataInfo};
-pub use engine::Trainer;
+pub use engine::{ResumeFrom, ResumeReport, Trainer};
 pub use error::{Error, Result};
 pub use family::cyclegan::{classifier_view, DirectionRecord, Way};
 pub use family::gan::write_csv;
 pub use family::{Family, Phase, PhaseCtx, StatKind, Stats};
 pub use metrics::MetricsWriter;
 pub use plan::Plan;
-pub use records::{EvalRecord, Event, Outcome, RollbackRecord, TrainRecord};
+pub use records::{EvalRecord, Event, Outcome, RollbackRecord, ScheduleRecord, TrainRecord};
 pub use run_dir::RunDir;
 pub use scoring::{
     cycle_labels, default_classifier_dir, generate_chunked, metric_value, BestRecord,

@@ -126,6 +126,24 @@ pub struct RollbackRecord {
     pub rollbacks: u32,
 }
 
+/// A `metrics.jsonl` record of a resume that changed the learning-rate schedule's total
+/// (`--steps` on a run with a step-dependent schedule such as `linear-decay`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleRecord {
+    /// Always `"schedule"`.
+    pub kind: String,
+    /// The step the run resumed at.
+    pub step: u64,
+    /// The schedule.
+    pub schedule: crate::config::LrSchedule,
+    /// The total the schedule ran over until now.
+    pub from_steps: u64,
+    /// The total it runs over from now on.
+    pub to_steps: u64,
+    /// The warning, in words.
+    pub message: String,
+}
+
 /// What the loop reports while it runs.
 #[derive(Debug)]
 pub enum Event<'a> {

@@ -184,23 +184,49 @@ pub struct BestRecord {
     pub value: f64,
     /// The step.
     pub step: u64,
-    /// The checkpoint folder (under `<run>/best/`).
+    /// The checkpoint folder. On disk it is stored relative to the run folder
+    /// (`best/step-NNNNNNNNN`), so a moved or copied run keeps working; [`BestRecord::read`]
+    /// returns it resolved against the folder read from.
     pub checkpoint: PathBuf,
 }
 
 impl BestRecord {
     /// The record in `best_dir`, if there is one (an unreadable one is an error naming it).
+    /// `checkpoint` comes back as `best_dir/<its folder name>`, whatever path was stored (older
+    /// runs stored the path as given at train time, which breaks when the run moves).
     pub fn read(best_dir: &Path) -> Result<Option<Self>> {
         let path = best_dir.join("best.json");
         if !path.exists() {
             return Ok(None);
         }
         let text = fs::read_to_string(&path).map_err(io_err("cannot read", &path))?;
-        let rec = serde_json::from_str(&text).map_err(|e| Error::Config {
+        let mut rec: BestRecord = serde_json::from_str(&text).map_err(|e| Error::Config {
             key: path.display().to_string(),
             message: format!("not a best-checkpoint record: {e}"),
         })?;
+        let Some(name) = rec.checkpoint.file_name().map(|n| n.to_owned()) else {
+            return Err(Error::Config {
+                key: path.display().to_string(),
+                message: format!(
+                    "`checkpoint` is {:?}, not a checkpoint folder",
+                    rec.checkpoint
+                ),
+            });
+        };
+        rec.checkpoint = best_dir.join(name);
         Ok(Some(rec))
+    }
+
+    /// Writes the record into `best_dir`, storing the checkpoint relative to the run folder.
+    pub fn write(&self, best_dir: &Path) -> Result<()> {
+        let mut stored = self.clone();
+        if let Some(name) = self.checkpoint.file_name() {
+            let best = best_dir.file_name().unwrap_or_else(|| "best".as_ref());
+            stored.checkpoint = Path::new(best).join(name);
+        }
+        let json = serde_json::to_string_pretty(&stored).expect("BestRecord serialises");
+        gan_tensor::write_atomic(&best_dir.join("best.json"), json.as_bytes())?;
+        Ok(())
     }
 
     /// Whether `value` improves on this record for `metric`.

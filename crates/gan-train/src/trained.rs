@@ -41,26 +41,48 @@ impl std::str::FromStr for WhichCheckpoint {
     }
 }
 
-/// The checkpoint folder `which` names in `run`.
-pub(crate) fn checkpoint_path(run: &RunDir, which: &WhichCheckpoint) -> Result<PathBuf> {
+/// Loads the checkpoint `which` names in `run`: for `latest`, the newest one that verifies,
+/// with the newer ones that fail verification (left where they are: sampling and evaluation
+/// change nothing on disk). A named checkpoint that fails is an error saying why.
+pub(crate) fn load_checkpoint(
+    run: &RunDir,
+    which: &WhichCheckpoint,
+) -> Result<(checkpoint::Loaded, Vec<checkpoint::Rejected>)> {
     Ok(match which {
         WhichCheckpoint::Latest => {
-            checkpoint::latest(&run.checkpoints())?
-                .ok_or_else(|| Error::NoCheckpoint(run.root.clone()))?
-                .path
-        }
-        WhichCheckpoint::Best => {
-            BestRecord::read(&run.best())?
-                .ok_or_else(|| Error::Config {
-                    key: "--checkpoint best".into(),
-                    message: format!(
-                        "{} has no best checkpoint (set eval.best in the config)",
+            let (loaded, rejected) = checkpoint::newest_verified(&run.checkpoints())?;
+            let loaded = loaded.ok_or_else(|| match rejected.first() {
+                Some(r) => Error::CorruptCheckpoint {
+                    path: r.path.clone(),
+                    reason: format!(
+                        "{} (and no other checkpoint of {} verifies)",
+                        r.reason,
                         run.root.display()
                     ),
-                })?
-                .checkpoint
+                },
+                None => Error::NoCheckpoint(run.root.clone()),
+            })?;
+            (loaded, rejected)
         }
-        WhichCheckpoint::Dir(d) => d.clone(),
+        WhichCheckpoint::Best => {
+            let best = BestRecord::read(&run.best())?.ok_or_else(|| Error::Config {
+                key: "--checkpoint best".into(),
+                message: format!(
+                    "{} has no best checkpoint (set eval.best in the config)",
+                    run.root.display()
+                ),
+            })?;
+            (checkpoint::load(&best.checkpoint)?, Vec::new())
+        }
+        WhichCheckpoint::Dir(d) => {
+            // A folder, or a checkpoint's name under `checkpoints/` (`step-000000600`).
+            let path = if d.is_dir() || d.is_absolute() {
+                d.clone()
+            } else {
+                run.checkpoints().join(d)
+            };
+            (checkpoint::load(&path)?, Vec::new())
+        }
     })
 }
 
@@ -96,6 +118,8 @@ pub struct TrainedGenerator {
     pub step: u64,
     /// The checkpoint folder.
     pub checkpoint: PathBuf,
+    /// Newer checkpoints that failed verification and were passed over (`latest` only).
+    pub rejected: Vec<checkpoint::Rejected>,
     generator: Generator,
     device: Device,
     _vs: VarStore,
@@ -121,8 +145,8 @@ impl TrainedGenerator {
                 ),
             });
         }
-        let ckpt_path = checkpoint_path(&run, which)?;
-        let loaded = checkpoint::load(&ckpt_path)?;
+        let (loaded, rejected) = load_checkpoint(&run, which)?;
+        let ckpt_path = loaded.path.clone();
         let info = DataInfo::read(&run.data_info())?;
         let vs = VarStore::new(device);
         let generator = Generator::new(&vs.root(), &config.generator, &info.spec())?;
@@ -132,6 +156,7 @@ impl TrainedGenerator {
             info,
             step: loaded.meta.step,
             checkpoint: ckpt_path,
+            rejected,
             generator,
             device,
             _vs: vs,
@@ -187,6 +212,8 @@ pub struct TrainedTranslator {
     pub step: u64,
     /// The checkpoint folder.
     pub checkpoint: PathBuf,
+    /// Newer checkpoints that failed verification and were passed over (`latest` only).
+    pub rejected: Vec<checkpoint::Rejected>,
     /// The run's test-time behaviour (`model.test_mode`), the default of [`translate`](Self::translate).
     pub test_mode: TestMode,
     /// Images per forward pass at test time (`model.test_batch`).
@@ -245,8 +272,8 @@ impl TrainedTranslator {
                 })
             }
         };
-        let ckpt_path = checkpoint_path(&run, which)?;
-        let loaded = checkpoint::load(&ckpt_path)?;
+        let (loaded, rejected) = load_checkpoint(&run, which)?;
+        let ckpt_path = loaded.path.clone();
         let info = DataInfo::read(&run.data_info())?;
         let (Some(a), [cb, h, w]) = (info.input_shape.as_deref(), info.shape.as_slice()) else {
             return Err(Error::Config {
@@ -269,6 +296,7 @@ impl TrainedTranslator {
             info,
             step: loaded.meta.step,
             checkpoint: ckpt_path,
+            rejected,
             test_mode,
             test_batch,
             direction,

@@ -22,7 +22,22 @@ fn resuming_a_different_model_lists_the_differences() {
             ..Default::default()
         },
     };
-    let err = Trainer::resume(dir.path(), Some(other)).unwrap_err();
+    // Given as a new config, the change is refused before any tensor is read, naming the keys.
+    let err = Trainer::resume(dir.path(), Some(other.clone())).unwrap_err();
+    let Error::ResumeConfigChanged { differences, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        differences.contains(&"generator.mlp.width: trained with 32, now 48".to_string()),
+        "{differences:?}"
+    );
+    assert!(
+        differences.contains(&"generator.mlp.depth: trained with 2, now 3".to_string()),
+        "{differences:?}"
+    );
+    // The saved config edited by hand: the checkpoint's layout check lists every tensor.
+    std::fs::write(dir.path().join("config.toml"), other.to_toml()).unwrap();
+    let err = Trainer::resume(dir.path(), None).unwrap_err();
     let Error::IncompatibleCheckpoint { differences, .. } = &err else {
         panic!("{err}")
     };
@@ -40,10 +55,13 @@ fn resuming_a_different_model_lists_the_differences() {
 
     let mut reseeded = tiny(20);
     reseeded.seed = 99;
-    let err = Trainer::resume(dir.path(), Some(reseeded))
+    std::fs::write(dir.path().join("config.toml"), reseeded.to_toml()).unwrap();
+    let err = Trainer::resume(dir.path(), None).unwrap_err().to_string();
+    assert!(err.contains("seed: checkpoint 7, config 99"), "{err}");
+    let err = Trainer::resume(dir.path(), Some(tiny(30)))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("seed: checkpoint 7, config 99"), "{err}");
+    assert!(err.contains("seed: trained with 99, now 7"), "{err}");
 }
 
 #[test]

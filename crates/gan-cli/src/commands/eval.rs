@@ -164,10 +164,12 @@ pub fn handle_command(args: Args) -> Result<()> {
         if cfg.model != ModelConfig::Gan {
             let t = TrainedTranslator::load_which(run, &args.checkpoint, args.device.resolve()?)
                 .with_context(|| format!("cannot load a translator from {}", run.display()))?;
+            super::warn_rejected(&t.rejected);
             return super::eval_images::translation_run(&args_images(&args), run, &t);
         }
         let g = TrainedGenerator::load_which(run, &args.checkpoint, args.device.resolve()?)
             .with_context(|| format!("cannot load a generator from {}", run.display()))?;
+        super::warn_rejected(&g.rejected);
         let Some(data) = g.mixture() else {
             return super::eval_images::run(&args_images(&args), run, &g);
         };

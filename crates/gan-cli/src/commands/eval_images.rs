@@ -512,6 +512,9 @@ pub fn cyclegan_run(args: &ImageArgs, run: &Path, which: &WhichCheckpoint) -> Re
                 .with_context(|| format!("cannot load a translator from {}", run.display()))
         };
         let (t, back) = (load(way)?, load(back_way)?);
+        if way == Way::AToB {
+            super::warn_rejected(&t.rejected);
+        }
         let (x, target, labels) = t
             .held_out()
             .with_context(|| format!("{} has no held-out images to score", run.display()))?;

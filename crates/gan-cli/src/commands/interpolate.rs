@@ -59,6 +59,7 @@ pub fn handle_command(args: Args) -> Result<()> {
     }
     let g = TrainedGenerator::load(&args.run, args.device.resolve()?)
         .with_context(|| format!("cannot load a generator from {}", args.run.display()))?;
+    super::warn_rejected(&g.rejected);
     if !g.info.is_images() {
         bail!(
             "{} trained on 2D points: interpolation strips are for image models",

@@ -62,6 +62,7 @@ pub fn handle_command(args: Args) -> Result<()> {
     }
     let g = TrainedGenerator::load_which(&args.run, &args.checkpoint, args.device.resolve()?)
         .with_context(|| format!("cannot load a generator from {}", args.run.display()))?;
+    super::warn_rejected(&g.rejected);
     let ext = extension(&args.out);
     if !g.info.is_images() {
         if ext != "csv" {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use gan_tensor::DeviceSpec;
-use gan_train::{Outcome, TrainConfig, Trainer};
+use gan_train::{Outcome, ResumeFrom, TrainConfig, Trainer};
 
 use crate::progress::Progress;
 
@@ -28,9 +28,13 @@ pub struct Args {
     /// Total generator steps (overrides train.steps; use it to extend a resumed run).
     #[arg(long)]
     steps: Option<u64>,
-    /// Continue the run in this folder from its newest checkpoint.
+    /// Continue the run in this folder from its newest checkpoint that verifies.
     #[arg(long, conflicts_with = "out")]
     resume: Option<PathBuf>,
+    /// With --resume: continue from this checkpoint instead (a name under checkpoints/, such
+    /// as step-000000600, or a folder). Newer checkpoints are moved to checkpoints/set-aside/.
+    #[arg(long, requires = "resume")]
+    checkpoint: Option<PathBuf>,
 }
 
 fn default_out(name: &str) -> PathBuf {
@@ -72,14 +76,57 @@ pub fn handle_command(args: Args) -> Result<()> {
 
     let mut trainer = match &args.resume {
         Some(dir) => {
-            let t = Trainer::resume(dir, cfg)
+            let from = match &args.checkpoint {
+                Some(c) => ResumeFrom::Checkpoint(c.clone()),
+                None => ResumeFrom::Newest,
+            };
+            let t = Trainer::resume_from(dir, cfg, &from)
                 .with_context(|| format!("cannot resume {}", dir.display()))?;
-            eprintln!(
-                "resuming {} at step {} of {}",
-                dir.display(),
-                t.step(),
-                t.config().train.steps
-            );
+            if let Some(r) = t.resume_report() {
+                for c in &r.cleaned {
+                    eprintln!(
+                        "removed {}, left by an interrupted checkpoint write or prune",
+                        c.display()
+                    );
+                }
+                for rej in &r.rejected {
+                    eprintln!(
+                        "rejected checkpoint {}: {}; moved to {} (kept for inspection, never used)",
+                        rej.path.display(),
+                        rej.reason,
+                        rej.moved_to
+                            .as_ref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
+                    );
+                }
+                for (from, to) in &r.set_aside {
+                    eprintln!(
+                        "moved the newer checkpoint {} to {}",
+                        from.display(),
+                        to.display()
+                    );
+                }
+                eprintln!(
+                    "resuming {} at step {} of {} from {}{}",
+                    dir.display(),
+                    t.step(),
+                    t.config().train.steps,
+                    r.checkpoint.display(),
+                    if r.rejected.is_empty() {
+                        if r.verified {
+                            " (checksums verified)"
+                        } else {
+                            " (format 1: written before checksums, not verified)"
+                        }
+                    } else {
+                        ", the newest checkpoint that verifies"
+                    }
+                );
+                if let Some(s) = &r.schedule_change {
+                    eprintln!("warning: {} (recorded in metrics.jsonl)", s.message);
+                }
+            }
             t
         }
         None => {

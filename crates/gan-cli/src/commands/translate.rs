@@ -137,6 +137,7 @@ pub fn handle_command(args: Args) -> Result<()> {
     };
     let t = TrainedTranslator::load_direction(&args.run, &args.checkpoint, way, device)
         .with_context(|| format!("cannot load a translator from {}", args.run.display()))?;
+    super::warn_rejected(&t.rejected);
     let mode = args.mode.map_or(t.test_mode, Mode::test_mode);
     let shape = t.input_shape();
     let (ca, size) = (shape[0], (shape[1], shape[2]));
