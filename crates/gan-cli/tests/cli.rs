@@ -162,9 +162,32 @@ fn train_sample_eval_resume() {
     assert!(!o.status.success());
     let t = text(&o);
     assert!(
-        t.contains("does not match the model") && t.contains("g.fc0.weight"),
+        t.contains("cannot change on resume")
+            && t.contains("generator.mlp.width: trained with 32, now 64"),
         "{t}"
     );
+
+    // Absurd sizes are clear errors (exit 1), never a panic (exit 101).
+    for args in [
+        vec![
+            "sample",
+            "--run",
+            run_s,
+            "--n",
+            "100000000000",
+            "--out",
+            "/tmp/never.csv",
+        ],
+        vec!["eval", "--run", run_s, "--n", "100000000000"],
+    ] {
+        let o = gan(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("100000000000 samples (--n) needs about"),
+            "{}",
+            text(&o)
+        );
+    }
 }
 
 #[test]
@@ -225,7 +248,8 @@ fn bad_configs_name_file_key_and_line() {
 #[test]
 fn cuda_without_a_gpu_is_a_clear_error() {
     if tch::Cuda::is_available() {
-        return; // covered on GPU machines by the device tests
+        eprintln!("SKIP: CUDA is available here; this test is for machines without it");
+        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), "tiny.toml", TINY);
@@ -240,6 +264,10 @@ fn cuda_without_a_gpu_is_a_clear_error() {
     ]);
     assert!(!o.status.success());
     assert!(text(&o).contains("CUDA is not available"), "{}", text(&o));
+    assert!(
+        !dir.path().join("r").exists(),
+        "a run that cannot start leaves no folder behind"
+    );
 }
 
 #[test]

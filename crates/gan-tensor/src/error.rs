@@ -50,6 +50,18 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A job that does not fit in the memory the process may use.
+    #[error("{what} needs about {} of memory, but only {} is available ({limit}); ask for less", crate::memory::human_bytes(*needed), crate::memory::human_bytes(*available))]
+    OutOfMemory {
+        /// What was asked for, naming the input that sizes it.
+        what: String,
+        /// The estimate, in bytes.
+        needed: u64,
+        /// The budget, in bytes.
+        available: u64,
+        /// Which limit the budget comes from.
+        limit: &'static str,
+    },
     /// An error raised by libtorch.
     #[error(transparent)]
     Torch(#[from] tch::TchError),

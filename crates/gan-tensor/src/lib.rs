@@ -24,6 +24,7 @@ pub mod atomic;
 mod device;
 mod error;
 mod info;
+pub mod memory;
 mod seed;
 
 pub use atomic::{write_atomic, write_atomic_with};

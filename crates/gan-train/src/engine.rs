@@ -193,8 +193,24 @@ impl Trainer {
                 for r in &mut rejected {
                     checkpoint::quarantine(&checkpoints, r)?;
                 }
+                let Some(loaded) = loaded else {
+                    return Err(match rejected.first() {
+                        Some(r) => Error::CorruptCheckpoint {
+                            path: r.path.clone(),
+                            reason: format!(
+                                "{}; no checkpoint of {} verifies ({} rejected, moved to \
+                                 checkpoints/{}/ and kept)",
+                                r.reason,
+                                run.root.display(),
+                                rejected.len(),
+                                checkpoint::REJECTED_DIR
+                            ),
+                        },
+                        None => Error::NoCheckpoint(run.root.clone()),
+                    });
+                };
                 report.rejected = rejected;
-                loaded.ok_or_else(|| Error::NoCheckpoint(run.root.clone()))?
+                loaded
             }
             ResumeFrom::Checkpoint(which) => {
                 let path = if which.is_absolute() || which.exists() {

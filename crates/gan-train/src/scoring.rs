@@ -30,7 +30,7 @@ pub fn generate_chunked(
     device: Device,
 ) -> Result<Tensor> {
     seed_all(seed);
-    let z = Tensor::randn([n, g.latent_dim()], (Kind::Float, Device::Cpu));
+    let z = Tensor::f_randn([n, g.latent_dim()], (Kind::Float, Device::Cpu))?;
     let mut parts = Vec::new();
     let mut start = 0;
     while start < n {
@@ -41,7 +41,7 @@ pub fn generate_chunked(
         parts.push(x.to_device(Device::Cpu));
         start += len;
     }
-    Ok(Tensor::cat(&parts, 0))
+    Ok(Tensor::f_cat(&parts, 0)?)
 }
 
 /// Labels `0, 1, .., k-1, 0, 1, ..` for `n` samples of a conditional generator.

@@ -176,12 +176,26 @@ impl TrainedGenerator {
     /// `n` samples from latents seeded by `seed`; `labels` (`[n]`, any device) for a
     /// conditional generator.
     pub fn sample(&self, n: i64, seed: i64, labels: Option<&Tensor>) -> Result<Tensor> {
+        self.check_memory(n)?;
         sample_generator(&self.generator, n, seed, labels, self.device)
+    }
+
+    /// Fails clearly, before allocating, when `n` samples (their latents, the float output
+    /// and a byte copy) cannot fit in the memory the process may use.
+    pub fn check_memory(&self, n: i64) -> Result<()> {
+        let numel: u64 = self.info.shape.iter().map(|&d| d.max(1) as u64).product();
+        let per_sample = (self.latent_dim().max(1) as u64 + 2 * numel) * 4 + numel;
+        gan_tensor::memory::check_fits(
+            format!("{n} samples (--n)"),
+            gan_tensor::memory::bytes_of(n.max(0) as u64, per_sample),
+        )?;
+        Ok(())
     }
 
     /// `n` images in `[-1, 1]` on the CPU, generated in chunks from one latent batch seeded
     /// by `seed` (drawn on the CPU: the same latents on every device); `labels` as above.
     pub fn generate_images(&self, n: i64, seed: i64, labels: Option<&Tensor>) -> Result<Tensor> {
+        self.check_memory(n)?;
         scoring::generate_chunked(&self.generator, n, seed, labels, self.device)
     }
 

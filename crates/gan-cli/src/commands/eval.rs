@@ -170,6 +170,9 @@ pub fn handle_command(args: Args) -> Result<()> {
         let g = TrainedGenerator::load_which(run, &args.checkpoint, args.device.resolve()?)
             .with_context(|| format!("cannot load a generator from {}", run.display()))?;
         super::warn_rejected(&g.rejected);
+        if let Some(n) = args.n {
+            g.check_memory(n)?;
+        }
         let Some(data) = g.mixture() else {
             return super::eval_images::run(&args_images(&args), run, &g);
         };

@@ -33,6 +33,9 @@ pub struct Args {
     device: DeviceSpec,
 }
 
+/// The most images one `.png` grid holds.
+const MAX_GRID: i64 = 10_000;
+
 fn extension(path: &Path) -> &str {
     path.extension().and_then(|e| e.to_str()).unwrap_or("")
 }
@@ -63,6 +66,14 @@ pub fn handle_command(args: Args) -> Result<()> {
     let g = TrainedGenerator::load_which(&args.run, &args.checkpoint, args.device.resolve()?)
         .with_context(|| format!("cannot load a generator from {}", args.run.display()))?;
     super::warn_rejected(&g.rejected);
+    // Before anything is allocated: an absurd --n is an error, not an allocation failure.
+    g.check_memory(args.n)?;
+    if extension(&args.out) == "png" && args.n > MAX_GRID {
+        bail!(
+            "--n {} is too many images for one .png grid (at most {MAX_GRID}); write a .npy",
+            args.n
+        );
+    }
     let ext = extension(&args.out);
     if !g.info.is_images() {
         if ext != "csv" {
