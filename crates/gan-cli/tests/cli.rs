@@ -248,7 +248,11 @@ fn bad_configs_name_file_key_and_line() {
 #[test]
 fn cuda_without_a_gpu_is_a_clear_error() {
     if tch::Cuda::is_available() {
-        eprintln!("SKIP: CUDA is available here; this test is for machines without it");
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP cuda_without_a_gpu_is_a_clear_error: CUDA is available here (the device tests cover it)"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

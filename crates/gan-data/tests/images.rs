@@ -539,7 +539,13 @@ fn options_and_splits_deserialize() {
 fn real_fashion_mnist() {
     let dir = Path::new("/usr/share/datasets/fashion-mnist");
     if !dir.is_dir() {
-        eprintln!("skipped: {} is absent", dir.display());
+        use std::io::Write as _;
+        // Written past the test harness's capture, so that CI's log shows it.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP real_fashion_mnist: {} is absent (apt-get install dataset-fashion-mnist)",
+            dir.display()
+        );
         return;
     }
     let train = ImageDataset::mnist_dir(dir, Split::Train).unwrap();

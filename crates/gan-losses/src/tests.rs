@@ -467,7 +467,12 @@ fn d_losses_reach_zero_at_their_targets() {
 #[test]
 fn cuda_logits_work_and_mixed_devices_are_errors() {
     if !tch::Cuda::is_available() {
-        eprintln!("no CUDA device: skipped");
+        use std::io::Write as _;
+        // Written past the test harness's capture, so that CI's log shows it.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP cuda_logits_work_and_mixed_devices_are_errors: no CUDA device"
+        );
         return;
     }
     let cuda = Device::Cuda(0);

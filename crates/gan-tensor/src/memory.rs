@@ -139,7 +139,11 @@ mod tests {
     #[test]
     fn a_budget_is_found_on_linux_and_is_plausible() {
         if !cfg!(target_os = "linux") {
-            eprintln!("SKIP: memory budgets are read from /proc on Linux only");
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP a_budget_is_found_on_linux: memory budgets are read from /proc on Linux only"
+            );
             return;
         }
         let b = available().expect("MemAvailable is readable on Linux");

@@ -814,6 +814,9 @@ impl Default for LossConfig {
     }
 }
 
+/// The largest `train.batch_size` accepted (memory is checked as well, before training).
+pub const MAX_BATCH: i64 = 1 << 20;
+
 /// How the learning rates change over the run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -1237,6 +1240,18 @@ impl TrainConfig {
                      physical core)",
                     t.threads
                 ),
+            ));
+        }
+        if t.batch_size > MAX_BATCH {
+            return Err(config_err(
+                "train.batch_size",
+                format!("{} is more than {MAX_BATCH}", t.batch_size),
+            ));
+        }
+        if !(0..=MAX_BATCH * 16).contains(&t.eval_samples) {
+            return Err(config_err(
+                "train.eval_samples",
+                format!("{} is not in 0..={}", t.eval_samples, MAX_BATCH * 16),
             ));
         }
         self.validate_eval()

@@ -273,6 +273,16 @@ impl Trainer {
         let device = plan.device.resolve()?;
         let family = family::build(&plan, device)?;
         let info = family.data_info();
+        // A lower bound of one step's memory: the real and fake batches, their gradients and
+        // the first layer's activations are each at least a batch of samples.
+        let numel: u64 = info.shape.iter().map(|&d| d.max(1) as u64).product();
+        gan_tensor::memory::check_fits(
+            format!(
+                "a training batch (train.batch_size = {} samples of shape {:?})",
+                plan.data.batch_size, info.shape
+            ),
+            gan_tensor::memory::bytes_of(plan.data.batch_size.max(0) as u64, numel * 4 * 4),
+        )?;
         let info_json = serde_json::to_string_pretty(info).expect("DataInfo serialises");
         gan_tensor::write_atomic(&run.data_info(), info_json.as_bytes())?;
         let evaluator = scoring::build_evaluator(&plan.eval, info, device)?;

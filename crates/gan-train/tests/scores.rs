@@ -45,12 +45,21 @@ fn evals(run: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Reference features are cached in the toolkit cache: this binary keeps its own, set once
+/// (under the RNG lock, which every test here holds) and kept for the whole process.
+fn private_cache() {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = CACHE.get_or_init(|| tempfile::tempdir().unwrap());
+    if std::env::var_os("GAN_TOOLKIT_CACHE").as_deref() != Some(dir.path().as_os_str()) {
+        std::env::set_var("GAN_TOOLKIT_CACHE", dir.path());
+    }
+}
+
 #[test]
 fn scores_are_logged_and_the_best_checkpoint_is_kept_and_resume_is_unchanged() {
     let _rng = common::torch_rng_lock();
     let dir = tempfile::tempdir().unwrap();
-    // Reference features are cached in the toolkit cache: keep the test's to itself.
-    std::env::set_var("GAN_TOOLKIT_CACHE", dir.path().join("cache"));
+    private_cache();
     let clf = dir.path().join("clf");
     classifier(&clf);
 
@@ -127,6 +136,9 @@ fn scores_are_logged_and_the_best_checkpoint_is_kept_and_resume_is_unchanged() {
 
 #[test]
 fn eval_settings_that_cannot_work_are_refused_naming_the_key() {
+    // It builds a trainer: torch's RNG and the environment are process-global.
+    let _rng = common::torch_rng_lock();
+    private_cache();
     let dir = tempfile::tempdir().unwrap();
     let clf = dir.path().join("none");
     let mut c = scored(10, &clf);
