@@ -167,6 +167,16 @@ fn train_sample_eval_resume() {
         "{t}"
     );
 
+    // An output folder that does not exist is refused before any scoring.
+    let o = gan(&["eval", "--run", run_s, "--out", "/nonexistent/x.json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("the folder /nonexistent does not exist")
+            && !text(&o).contains("modes captured"),
+        "{}",
+        text(&o)
+    );
+
     // Absurd sizes are clear errors (exit 1), never a panic (exit 101).
     for args in [
         vec![
