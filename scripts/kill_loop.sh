@@ -53,8 +53,11 @@ while [ "$kills" -lt "$KILLS" ]; do
         [ "$resuming" = 1 ] && resumes=$((resumes + 1))
         continue
     fi
-    # It ended before the kill: finished, or failed.
-    if wait "$pid"; then
+    # It ended before the kill: finished, or failed. A kill right after the final checkpoint
+    # leaves a complete run, which the next resume reports as such.
+    status=0
+    wait "$pid" || status=$?
+    if [ "$status" = 0 ] || grep -q "is already complete at step" "$WORK/last.log"; then
         [ "$resuming" = 1 ] && resumes=$((resumes + 1))
         got=$(sha256sum "$(final_state "$run")/state.safetensors" | cut -d' ' -f1)
         rounds=$((rounds + 1))
