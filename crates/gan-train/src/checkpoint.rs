@@ -221,6 +221,27 @@ pub fn newest_verified(checkpoints: &Path) -> Result<(Option<Loaded>, Vec<Reject
     Ok((None, rejected))
 }
 
+/// `into/name`, or `into/name.2`, `name.3`, ... if taken: a move never replaces anything.
+fn unused_name(into: &Path, name: &str) -> PathBuf {
+    let mut to = into.join(name);
+    let mut n = 1;
+    while to.exists() {
+        n += 1;
+        to = into.join(format!("{name}.{n}"));
+    }
+    to
+}
+
+/// A checkpoint a user names: a folder that exists (or an absolute path) as given, else a
+/// name under `checkpoints` such as `step-000000600`.
+pub fn resolve(checkpoints: &Path, which: &Path) -> PathBuf {
+    if which.is_dir() || which.is_absolute() {
+        which.to_path_buf()
+    } else {
+        checkpoints.join(which)
+    }
+}
+
 /// Moves a rejected checkpoint to `checkpoints/rejected/` (a fresh name there), so that it is
 /// kept for inspection but never listed, used or pruned again.
 pub fn quarantine(checkpoints: &Path, rejected: &mut Rejected) -> Result<()> {
@@ -231,12 +252,7 @@ pub fn quarantine(checkpoints: &Path, rejected: &mut Rejected) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "checkpoint".into());
-    let mut to = into.join(&name);
-    let mut n = 1;
-    while to.exists() {
-        n += 1;
-        to = into.join(format!("{name}.{n}"));
-    }
+    let to = unused_name(&into, &name);
     fs::rename(&rejected.path, &to).map_err(io_err("cannot move a rejected checkpoint to", &to))?;
     fsync_dir(checkpoints)?;
     rejected.moved_to = Some(to);
@@ -257,13 +273,7 @@ pub fn set_aside_newer(checkpoints: &Path, step: u64) -> Result<Vec<(PathBuf, Pa
     let into = checkpoints.join("set-aside");
     fs::create_dir_all(&into).map_err(io_err("cannot create", &into))?;
     for c in newer {
-        let name = dir_name(c.step);
-        let mut to = into.join(&name);
-        let mut n = 1;
-        while to.exists() {
-            n += 1;
-            to = into.join(format!("{name}.{n}"));
-        }
+        let to = unused_name(&into, &dir_name(c.step));
         fs::rename(&c.path, &to).map_err(io_err("cannot move a newer checkpoint to", &to))?;
         moved.push((c.path, to));
     }

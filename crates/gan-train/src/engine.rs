@@ -213,12 +213,7 @@ impl Trainer {
                 loaded
             }
             ResumeFrom::Checkpoint(which) => {
-                let path = if which.is_absolute() || which.exists() {
-                    which.clone()
-                } else {
-                    checkpoints.join(which)
-                };
-                let loaded = checkpoint::load(&path)?;
+                let loaded = checkpoint::load(&checkpoint::resolve(&checkpoints, which))?;
                 report.set_aside = checkpoint::set_aside_newer(&checkpoints, loaded.meta.step)?;
                 loaded
             }

@@ -76,12 +76,10 @@ pub(crate) fn load_checkpoint(
         }
         WhichCheckpoint::Dir(d) => {
             // A folder, or a checkpoint's name under `checkpoints/` (`step-000000600`).
-            let path = if d.is_dir() || d.is_absolute() {
-                d.clone()
-            } else {
-                run.checkpoints().join(d)
-            };
-            (checkpoint::load(&path)?, Vec::new())
+            (
+                checkpoint::load(&checkpoint::resolve(&run.checkpoints(), d))?,
+                Vec::new(),
+            )
         }
     })
 }
