@@ -256,6 +256,83 @@ fn bad_configs_name_file_key_and_line() {
 }
 
 #[test]
+fn nested_and_range_errors_name_the_key_and_its_own_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // `[generator.mlp]` sits inside the tagged `[generator]` table (line 7).
+    let bad = write_config(
+        dir.path(),
+        "wide.toml",
+        &TINY.replacen("width = 32", "width = \"wide\"", 1),
+    );
+    let o = gan(&["train", "--config", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(
+        t.contains("wide.toml, line 11, column 9 (`generator.mlp.width`)")
+            && t.contains("invalid type: string \"wide\", expected usize"),
+        "{t}"
+    );
+    let huge = write_config(
+        dir.path(),
+        "huge.toml",
+        &TINY.replace("batch_size = 20", "batch_size = 100000000000"),
+    );
+    let o = gan(&["train", "--config", huge.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(
+        t.contains("huge.toml, line 21, column 14")
+            && t.contains(
+                "invalid value for `train.batch_size`: 100000000000 is more than 1048576"
+            ),
+        "{t}"
+    );
+}
+
+/// `width = 65536`, the top of its range, is 17 GB per layer: under a 8 GB address-space
+/// limit the start must be a clear error (exit 1) that names the parameter, not a panic in
+/// tch, and must leave no run folder.
+#[test]
+fn a_model_too_big_for_memory_is_a_clear_error() {
+    if !Path::new("/bin/bash").exists() {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP a_model_too_big_for_memory: no /bin/bash for ulimit"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "big.toml",
+        &TINY.replacen("width = 32", "width = 65536", 1),
+    );
+    let run = dir.path().join("r");
+    let o = Command::new("/bin/bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 8000000 && exec '{}' train --config '{}' --out '{}'",
+            env!("CARGO_BIN_EXE_gan"),
+            cfg.display(),
+            run.display()
+        ))
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("cannot build the generator") && t.contains("of shape [65536, 65536]"),
+        "{t}"
+    );
+    assert!(t.contains("ulimit -v"), "{t}");
+    assert!(
+        !run.exists(),
+        "a run that cannot start leaves no folder behind"
+    );
+}
+
+#[test]
 fn cuda_without_a_gpu_is_a_clear_error() {
     if tch::Cuda::is_available() {
         use std::io::Write as _;

@@ -108,12 +108,17 @@ impl DcganGenerator {
             let cout = width << (k - 1 - i);
             let conv = if i == 0 {
                 // 1x1 -> base: a transposed convolution with the base as its kernel.
-                ConvTranspose2d::new(&main / (3 * i), cin, cout, [bh, bw], opts(1, 0))
+                ConvTranspose2d::new(&main / (3 * i), cin, cout, [bh, bw], opts(1, 0))?
             } else {
-                ConvTranspose2d::new(&main / (3 * i), cin, cout, [4, 4], opts(2, 1))
+                ConvTranspose2d::new(&main / (3 * i), cin, cout, [4, 4], opts(2, 1))?
             };
             convs.push(conv);
-            bns.push(BatchNorm::new(&main / (3 * i + 1), cout, classes, INIT_STD));
+            bns.push(BatchNorm::new(
+                &main / (3 * i + 1),
+                cout,
+                classes,
+                INIT_STD,
+            )?);
             cin = cout;
         }
         convs.push(ConvTranspose2d::new(
@@ -122,7 +127,7 @@ impl DcganGenerator {
             c,
             [4, 4],
             opts(2, 1),
-        ));
+        )?);
         Ok(DcganGenerator {
             convs,
             bns,
@@ -205,18 +210,23 @@ impl DcganDiscriminator {
         let mut index = 0;
         for i in 0..k {
             let cout = width << i;
-            convs.push(Conv2d::new(&main / index, cin, cout, [4, 4], opts(2, 1)));
+            convs.push(Conv2d::new(&main / index, cin, cout, [4, 4], opts(2, 1))?);
             // The first layer has no batch norm; spectral norm replaces it everywhere.
             if i == 0 || spectral_norm {
                 bns.push(None);
                 index += 2;
             } else {
-                bns.push(Some(BatchNorm::new(&main / (index + 1), cout, 0, INIT_STD)));
+                bns.push(Some(BatchNorm::new(
+                    &main / (index + 1),
+                    cout,
+                    0,
+                    INIT_STD,
+                )?));
                 index += 3;
             }
             cin = cout;
         }
-        let out = Conv2d::new(&main / index, cin, 1, [bh, bw], opts(1, 0));
+        let out = Conv2d::new(&main / index, cin, 1, [bh, bw], opts(1, 0))?;
         let features = cin * bh * bw;
         let classes = data.n_classes;
         let init = WInit::Normal(INIT_STD);
@@ -229,7 +239,7 @@ impl DcganDiscriminator {
                     features,
                     spectral_norm,
                     init,
-                )),
+                )?),
                 None,
             ),
             DConditioning::AuxiliaryClassifier => (
@@ -241,7 +251,7 @@ impl DcganDiscriminator {
                     true,
                     spectral_norm,
                     init,
-                )),
+                )?),
             ),
         };
         Ok(DcganDiscriminator {

@@ -24,9 +24,23 @@ pub enum Error {
     /// A class-conditional network called without labels.
     #[error("{0} is class-conditional and needs labels")]
     MissingLabels(&'static str),
+    /// A parameter whose shape no tensor can have (a negative dimension, or more elements
+    /// than libtorch can count); names the variable.
+    #[error("parameter `{path}` of shape {shape:?}: {reason}")]
+    ParameterShape {
+        /// The variable's full var-store path, e.g. `g.fc1.weight`.
+        path: String,
+        /// The requested shape.
+        shape: Vec<i64>,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// An error raised by libtorch.
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+    /// An error of `gan-tensor`, e.g. a parameter that does not fit in the memory available.
+    #[error(transparent)]
+    Tensor(#[from] gan_tensor::Error),
 }
 
 /// `Result` with [`Error`].

@@ -4,9 +4,92 @@
 //! Variable names follow PyTorch's modules (`weight`, `bias`, `running_mean`, and for spectral
 //! norm `weight_orig`, `weight_u`, `weight_v`) so that weights can be compared one to one with
 //! the reference implementations.
+//!
+//! Every parameter and buffer of the crate is created through [`var`], [`zeros`],
+//! [`zeros_no_train`] or [`ones_no_train`]: like tch's `Path` methods of the same names, but
+//! a shape that user input made absurd is an [`Error`] naming the variable, checked before
+//! anything is allocated, instead of a panic inside tch.
 
+use tch::nn::init::NormalOrUniform;
 use tch::nn::{self, Init};
-use tch::{Kind, TchError, Tensor};
+use tch::{Device, Kind, TchError, Tensor};
+
+use crate::error::Error;
+
+/// Checks that the variable `name` of shape `dims` and kind `kind` can be created under `p`:
+/// its element count must fit in an `i64`, and on the CPU its bytes (times `peak`, the copies
+/// its initialisation holds at once) must fit in the memory available
+/// ([`gan_tensor::memory::check_fits`]).
+fn check_room(p: &nn::Path, name: &str, dims: &[i64], kind: Kind, peak: u64) -> crate::Result<()> {
+    let shape_err = |reason| Error::ParameterShape {
+        path: p.path(name),
+        shape: dims.to_vec(),
+        reason,
+    };
+    if dims.iter().any(|&d| d < 0) {
+        return Err(shape_err("a dimension is negative"));
+    }
+    let elements = dims
+        .iter()
+        .try_fold(1i64, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| shape_err("more elements than a tensor can hold (i64 overflow)"))?;
+    if p.device() == Device::Cpu {
+        let bytes = gan_tensor::memory::bytes_of(elements as u64, kind.elt_size_in_bytes() as u64);
+        let bytes = bytes.saturating_mul(peak);
+        let what = if peak > 1 {
+            format!(
+                "parameter `{}` of shape {dims:?} (with the temporary copy its initialisation makes)",
+                p.path(name)
+            )
+        } else {
+            format!("parameter `{}` of shape {dims:?}", p.path(name))
+        };
+        gan_tensor::memory::check_fits(what, bytes)?;
+    }
+    Ok(())
+}
+
+/// How many tensors of the variable's size tch's `f_init` holds at once for `init`: two
+/// where it scales or shifts a fresh tensor out of place (`randn * stdev + mean`,
+/// `ones * c`), one where it fills in place.
+fn init_peak(init: Init) -> u64 {
+    let one = |x: f64| (x - 1.0).abs() <= f64::EPSILON;
+    match init {
+        Init::Const(c) if c == 0.0 || one(c) => 1,
+        Init::Randn { mean, stdev } if mean == 0.0 && one(stdev) => 1,
+        Init::Uniform { .. }
+        | Init::Kaiming {
+            dist: NormalOrUniform::Uniform,
+            ..
+        } => 1,
+        _ => 2,
+    }
+}
+
+/// A trainable variable (`p.var`), an [`Error`] naming it where it cannot be created.
+pub(crate) fn var(p: &nn::Path, name: &str, dims: &[i64], init: Init) -> crate::Result<Tensor> {
+    check_room(p, name, dims, p.kind(), init_peak(init))?;
+    Ok(p.f_var(name, dims, init)?)
+}
+
+/// A trainable variable of zeros (`p.zeros`), an [`Error`] naming it where it cannot be
+/// created.
+pub(crate) fn zeros(p: &nn::Path, name: &str, dims: &[i64]) -> crate::Result<Tensor> {
+    check_room(p, name, dims, p.kind(), 1)?;
+    Ok(p.f_zeros(name, dims)?)
+}
+
+/// A buffer of zeros (`p.zeros_no_train`), an [`Error`] naming it where it cannot be created.
+pub(crate) fn zeros_no_train(p: &nn::Path, name: &str, dims: &[i64]) -> crate::Result<Tensor> {
+    check_room(p, name, dims, Kind::Float, 1)?;
+    Ok(p.f_zeros_no_train(name, dims)?)
+}
+
+/// A buffer of ones (`p.ones_no_train`), an [`Error`] naming it where it cannot be created.
+pub(crate) fn ones_no_train(p: &nn::Path, name: &str, dims: &[i64]) -> crate::Result<Tensor> {
+    check_room(p, name, dims, Kind::Float, 1)?;
+    Ok(p.f_ones_no_train(name, dims)?)
+}
 
 /// How a layer's weight is initialised.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,10 +129,10 @@ fn normalize(x: &Tensor) -> Tensor {
 }
 
 impl SpectralNorm {
-    fn new(p: &nn::Path, rows: i64, cols: i64) -> Self {
+    fn new(p: &nn::Path, rows: i64, cols: i64) -> crate::Result<Self> {
         // PyTorch starts u and v from normalised Gaussians.
-        let mut u = p.zeros_no_train("weight_u", &[rows]);
-        let mut v = p.zeros_no_train("weight_v", &[cols]);
+        let mut u = zeros_no_train(p, "weight_u", &[rows])?;
+        let mut v = zeros_no_train(p, "weight_v", &[cols])?;
         tch::no_grad(|| {
             u.copy_(&normalize(&Tensor::randn(
                 [rows],
@@ -60,11 +143,11 @@ impl SpectralNorm {
                 (Kind::Float, v.device()),
             )));
         });
-        SpectralNorm {
+        Ok(SpectralNorm {
             u,
             v,
             iterations: 1,
-        }
+        })
     }
 
     /// `weight / sigma(weight)`, updating `u` and `v` first when `train`.
@@ -103,17 +186,19 @@ impl Weight {
         fans: (i64, i64),
         init: WInit,
         spectral_norm: bool,
-    ) -> Self {
+    ) -> crate::Result<Self> {
         let name = if spectral_norm {
             "weight_orig"
         } else {
             "weight"
         };
-        let raw = p.var(name, shape, weight_init(init, fans.0, fans.1));
+        let raw = var(p, name, shape, weight_init(init, fans.0, fans.1))?;
         let rows = shape[0];
         let cols = shape[1..].iter().product();
-        let sn = spectral_norm.then(|| SpectralNorm::new(p, rows, cols));
-        Weight { raw, sn }
+        let sn = spectral_norm
+            .then(|| SpectralNorm::new(p, rows, cols))
+            .transpose()?;
+        Ok(Weight { raw, sn })
     }
 
     /// The weight to use: normalised (after a power-iteration step when `train`) or as is.
@@ -145,17 +230,23 @@ pub(crate) struct ConvOpts {
 }
 
 impl Conv2d {
-    pub(crate) fn new(p: nn::Path, cin: i64, cout: i64, k: [i64; 2], o: ConvOpts) -> Self {
+    pub(crate) fn new(
+        p: nn::Path,
+        cin: i64,
+        cout: i64,
+        k: [i64; 2],
+        o: ConvOpts,
+    ) -> crate::Result<Self> {
         let fans = (cin * k[0] * k[1], cout * k[0] * k[1]);
         let shape = [cout, cin, k[0], k[1]];
-        let weight = Weight::new(&p, &shape, fans, o.init, o.spectral_norm);
-        let bias = o.bias.then(|| p.zeros("bias", &[cout]));
-        Conv2d {
+        let weight = Weight::new(&p, &shape, fans, o.init, o.spectral_norm)?;
+        let bias = o.bias.then(|| zeros(&p, "bias", &[cout])).transpose()?;
+        Ok(Conv2d {
             weight,
             bias,
             stride: o.stride,
             padding: o.padding,
-        }
+        })
     }
 
     pub(crate) fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
@@ -194,23 +285,30 @@ pub(crate) struct ConvTranspose2d {
 }
 
 impl ConvTranspose2d {
-    pub(crate) fn new(p: nn::Path, cin: i64, cout: i64, k: [i64; 2], o: ConvOpts) -> Self {
+    pub(crate) fn new(
+        p: nn::Path,
+        cin: i64,
+        cout: i64,
+        k: [i64; 2],
+        o: ConvOpts,
+    ) -> crate::Result<Self> {
         // PyTorch computes the fans of a transposed convolution from weight.size(1) and (0).
         let fan_in = cout * k[0] * k[1];
         let fan_out = cin * k[0] * k[1];
-        let weight = p.var(
+        let weight = var(
+            &p,
             "weight",
             &[cin, cout, k[0], k[1]],
             weight_init(o.init, fan_in, fan_out),
-        );
-        let bias = o.bias.then(|| p.zeros("bias", &[cout]));
-        ConvTranspose2d {
+        )?;
+        let bias = o.bias.then(|| zeros(&p, "bias", &[cout])).transpose()?;
+        Ok(ConvTranspose2d {
             weight,
             bias,
             stride: o.stride,
             padding: o.padding,
             output_padding: 0,
-        }
+        })
     }
 
     /// The same layer with `output_padding` extra rows and columns on the bottom and right of
@@ -263,10 +361,10 @@ impl Linear {
         bias: bool,
         spectral_norm: bool,
         init: WInit,
-    ) -> Self {
-        let weight = Weight::new(&p, &[cout, cin], (cin, cout), init, spectral_norm);
-        let bias = bias.then(|| p.zeros("bias", &[cout]));
-        Linear { weight, bias }
+    ) -> crate::Result<Self> {
+        let weight = Weight::new(&p, &[cout, cin], (cin, cout), init, spectral_norm)?;
+        let bias = bias.then(|| zeros(&p, "bias", &[cout])).transpose()?;
+        Ok(Linear { weight, bias })
     }
 
     pub(crate) fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
@@ -287,9 +385,9 @@ impl Embedding {
         dim: i64,
         spectral_norm: bool,
         init: WInit,
-    ) -> Self {
-        let weight = Weight::new(&p, &[classes, dim], (classes, dim), init, spectral_norm);
-        Embedding { weight }
+    ) -> crate::Result<Self> {
+        let weight = Weight::new(&p, &[classes, dim], (classes, dim), init, spectral_norm)?;
+        Ok(Embedding { weight })
     }
 
     pub(crate) fn forward_t(&self, y: &Tensor, train: bool) -> Tensor {
@@ -316,7 +414,12 @@ enum Affine {
 impl BatchNorm {
     /// `classes = 0`: one affine transform; otherwise one per class. `gamma_std > 0` draws the
     /// scales from N(1, gamma_std) (DCGAN's init), else they start at 1.
-    pub(crate) fn new(p: nn::Path, channels: i64, classes: i64, gamma_std: f64) -> Self {
+    pub(crate) fn new(
+        p: nn::Path,
+        channels: i64,
+        classes: i64,
+        gamma_std: f64,
+    ) -> crate::Result<Self> {
         let scale_init = if gamma_std > 0.0 {
             Init::Randn {
                 mean: 1.0,
@@ -325,22 +428,34 @@ impl BatchNorm {
         } else {
             Init::Const(1.0)
         };
-        let affine = if classes > 0 {
-            Affine::PerClass {
-                gamma: p.var("gamma", &[classes, channels], scale_init),
-                beta: p.zeros("beta", &[classes, channels]),
-            }
+        if classes > 0 {
+            let affine = Affine::PerClass {
+                gamma: var(&p, "gamma", &[classes, channels], scale_init)?,
+                beta: zeros(&p, "beta", &[classes, channels])?,
+            };
+            Self::with_affine(&p, channels, affine)
         } else {
-            Affine::Shared {
-                weight: p.var("weight", &[channels], scale_init),
-                bias: p.zeros("bias", &[channels]),
-            }
-        };
-        BatchNorm {
-            running_mean: p.zeros_no_train("running_mean", &[channels]),
-            running_var: p.ones_no_train("running_var", &[channels]),
-            affine,
+            Self::shared(p, channels, scale_init)
         }
+    }
+
+    /// One affine transform (PyTorch's `BatchNorm1d`/`2d`, and tch's `nn::batch_norm*`) with
+    /// the scales drawn from `scale_init`: variables `weight`, `bias`, `running_mean`,
+    /// `running_var`, created in that order.
+    pub(crate) fn shared(p: nn::Path, channels: i64, scale_init: Init) -> crate::Result<Self> {
+        let affine = Affine::Shared {
+            weight: var(&p, "weight", &[channels], scale_init)?,
+            bias: zeros(&p, "bias", &[channels])?,
+        };
+        Self::with_affine(&p, channels, affine)
+    }
+
+    fn with_affine(p: &nn::Path, channels: i64, affine: Affine) -> crate::Result<Self> {
+        Ok(BatchNorm {
+            running_mean: zeros_no_train(p, "running_mean", &[channels])?,
+            running_var: ones_no_train(p, "running_var", &[channels])?,
+            affine,
+        })
     }
 
     /// Normalises `x` (batch statistics when `train`); `y` selects the per-class transform.
@@ -398,7 +513,7 @@ mod tests {
             spectral_norm: true,
             init: WInit::Normal(1.0),
         };
-        let conv = Conv2d::new(vs.root() / "c", 3, 8, [3, 3], opts);
+        let conv = Conv2d::new(vs.root() / "c", 3, 8, [3, 3], opts).unwrap();
         for _ in 0..50 {
             let _ = conv.weight.get(true);
         }
@@ -435,7 +550,7 @@ mod tests {
             spectral_norm: true,
             init: WInit::Normal(1.0),
         };
-        let conv = Conv2d::new(vs.root(), 3, 6, [3, 3], opts);
+        let conv = Conv2d::new(vs.root(), 3, 6, [3, 3], opts).unwrap();
         tch::no_grad(|| {
             for (name, var) in vs.variables() {
                 var.shallow_clone().copy_(&t[&name]);
@@ -450,11 +565,52 @@ mod tests {
         assert!(close(&conv.weight.raw.grad(), &t["grad_weight_orig"]));
     }
 
+    /// A shape whose element count overflows `i64`, or with a negative dimension, is an error
+    /// naming the variable's full path and shape, and creates nothing.
+    #[test]
+    fn impossible_shapes_are_errors_naming_the_variable() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let p = vs.root() / "net" / "big";
+        let dims = [1i64 << 40, 1 << 40];
+        let err = var(&p, "weight", &dims, Init::Const(0.0)).unwrap_err();
+        assert!(matches!(err, Error::ParameterShape { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("`net.big.weight`")
+                && msg.contains("[1099511627776, 1099511627776]")
+                && msg.contains("overflow"),
+            "{msg}"
+        );
+        let err = zeros_no_train(&p, "running_mean", &[4, -1]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`net.big.running_mean` of shape [4, -1]")
+                && err.to_string().contains("negative"),
+            "{err}"
+        );
+        for err in [
+            zeros(&p, "bias", &[i64::MAX, 2]).unwrap_err(),
+            ones_no_train(&p, "running_var", &[i64::MAX, 2]).unwrap_err(),
+        ] {
+            assert!(err.to_string().contains("net.big."), "{err}");
+        }
+        assert!(vs.variables().is_empty());
+        // Ordinary shapes still work, and zero-sized ones too.
+        assert_eq!(
+            var(&p, "w", &[3, 0], Init::Const(1.0)).unwrap().size(),
+            [3, 0]
+        );
+        assert_eq!(
+            ones_no_train(&p, "v", &[2]).unwrap(),
+            Tensor::from_slice(&[1f32, 1.0])
+        );
+    }
+
     /// Conditional batch norm with labels applies the selected class's scale and shift.
     #[test]
     fn conditional_batch_norm_selects_the_class_transform() {
         let vs = nn::VarStore::new(Device::Cpu);
-        let bn = BatchNorm::new(vs.root() / "bn", 2, 3, 0.0);
+        let bn = BatchNorm::new(vs.root() / "bn", 2, 3, 0.0).unwrap();
         if let Affine::PerClass { gamma, beta } = &bn.affine {
             tch::no_grad(|| {
                 gamma

@@ -170,7 +170,7 @@ impl Generator {
                 *latent_dim,
                 mlp,
                 data.point_dim("MLP generator output")?,
-            )),
+            )?),
             GeneratorConfig::Dcgan {
                 latent_dim,
                 width,
@@ -260,7 +260,7 @@ impl Discriminator {
                 *pack,
                 mlp,
                 data.point_dim("MLP discriminator input")?,
-            )),
+            )?),
             DiscriminatorConfig::Dcgan {
                 width,
                 pack,

@@ -2,13 +2,14 @@ use tch::nn::{self, Init, ModuleT};
 use tch::Tensor;
 
 use crate::config::{Activation, MlpConfig, WeightInit};
+use crate::layers::{self, BatchNorm};
 use crate::{Error, Result};
 
 /// One hidden layer: linear (with `maxout` pieces per unit), optional batch norm, activation.
 #[derive(Debug)]
 struct Hidden {
     linear: nn::Linear,
-    bn: Option<nn::BatchNorm>,
+    bn: Option<BatchNorm>,
     maxout: i64,
     width: i64,
     activation: Activation,
@@ -25,7 +26,7 @@ impl Hidden {
             h = h.view([-1, self.width, self.maxout]).amax([2], false);
         }
         if let Some(bn) = &self.bn {
-            h = h.apply_t(bn, train);
+            h = bn.forward_t(&h, None, train);
         }
         match self.activation {
             Activation::Relu => h.relu(),
@@ -38,7 +39,11 @@ impl Hidden {
     }
 }
 
-fn linear(p: nn::Path, i: i64, o: i64, cfg: &MlpConfig) -> nn::Linear {
+/// A linear layer `i -> o` with the config's initialisation: the variables of tch's
+/// `nn::linear` (`bias` first, then `weight`; the bias from U(-1/sqrt(i), 1/sqrt(i)) unless
+/// the config sets it), in the same order and with the same draws, but an error instead of a
+/// panic where they cannot be created.
+fn linear(p: nn::Path, i: i64, o: i64, cfg: &MlpConfig) -> Result<nn::Linear> {
     let c = match cfg.init {
         WeightInit::Normal => nn::LinearConfig {
             ws_init: Init::Randn {
@@ -61,25 +66,41 @@ fn linear(p: nn::Path, i: i64, o: i64, cfg: &MlpConfig) -> nn::Linear {
         }
         WeightInit::Torch => nn::LinearConfig::default(),
     };
-    nn::linear(p, i, o, c)
+    let bs = if c.bias {
+        let bs_init = c.bs_init.unwrap_or_else(|| {
+            let bound = 1.0 / (i as f64).sqrt();
+            Init::Uniform {
+                lo: -bound,
+                up: bound,
+            }
+        });
+        Some(layers::var(&p, "bias", &[o], bs_init)?)
+    } else {
+        None
+    };
+    let ws = layers::var(&p, "weight", &[o, i], c.ws_init)?;
+    Ok(nn::Linear { ws, bs })
 }
 
-fn body(p: &nn::Path, input: i64, cfg: &MlpConfig) -> Vec<Hidden> {
+fn body(p: &nn::Path, input: i64, cfg: &MlpConfig) -> Result<Vec<Hidden>> {
     let width = cfg.width as i64;
     let maxout = cfg.maxout as i64;
+    // tch's `nn::batch_norm1d` default: scales from U(0, 1).
+    let bn_scale = nn::BatchNormConfig::default().ws_init;
     (0..cfg.depth)
         .map(|i| {
             let fan_in = if i == 0 { input } else { width };
-            Hidden {
-                linear: linear(p / format!("fc{i}"), fan_in, width * maxout, cfg),
+            Ok(Hidden {
+                linear: linear(p / format!("fc{i}"), fan_in, width * maxout, cfg)?,
                 bn: cfg
                     .batch_norm
-                    .then(|| nn::batch_norm1d(p / format!("bn{i}"), width, Default::default())),
+                    .then(|| BatchNorm::shared(p / format!("bn{i}"), width, bn_scale))
+                    .transpose()?,
                 maxout,
                 width,
                 activation: cfg.activation,
                 leaky_slope: Tensor::from_slice(&[cfg.leaky_slope as f32]).to_device(p.device()),
-            }
+            })
         })
         .collect()
 }
@@ -93,13 +114,14 @@ pub struct MlpGenerator {
 }
 
 impl MlpGenerator {
-    /// Builds the network under `p` (variables `fc{i}`, `bn{i}`, `out`).
-    pub fn new(p: &nn::Path, latent_dim: i64, cfg: &MlpConfig, data_dim: i64) -> Self {
-        MlpGenerator {
-            hidden: body(p, latent_dim, cfg),
-            out: linear(p / "out", cfg.width as i64, data_dim, cfg),
+    /// Builds the network under `p` (variables `fc{i}`, `bn{i}`, `out`). A variable that
+    /// cannot be created (e.g. too big for the memory available) is an error naming it.
+    pub fn new(p: &nn::Path, latent_dim: i64, cfg: &MlpConfig, data_dim: i64) -> Result<Self> {
+        Ok(MlpGenerator {
+            hidden: body(p, latent_dim, cfg)?,
+            out: linear(p / "out", cfg.width as i64, data_dim, cfg)?,
             latent_dim,
-        }
+        })
     }
 
     /// Size of the latent vector.
@@ -129,15 +151,16 @@ pub struct MlpDiscriminator {
 }
 
 impl MlpDiscriminator {
-    /// Builds the network under `p` (variables `fc{i}`, `bn{i}`, `out`).
-    pub fn new(p: &nn::Path, pack: i64, cfg: &MlpConfig, data_dim: i64) -> Self {
-        MlpDiscriminator {
-            hidden: body(p, data_dim * pack, cfg),
-            out: linear(p / "out", cfg.width as i64, 1, cfg),
+    /// Builds the network under `p` (variables `fc{i}`, `bn{i}`, `out`). A variable that
+    /// cannot be created (e.g. too big for the memory available) is an error naming it.
+    pub fn new(p: &nn::Path, pack: i64, cfg: &MlpConfig, data_dim: i64) -> Result<Self> {
+        Ok(MlpDiscriminator {
+            hidden: body(p, data_dim * pack, cfg)?,
+            out: linear(p / "out", cfg.width as i64, 1, cfg)?,
             pack,
             data_dim,
             batch_norm: cfg.batch_norm,
-        }
+        })
     }
 
     /// Whether each pack's logit depends on that pack alone (no batch norm in training mode).
@@ -196,7 +219,7 @@ mod tests {
             ..Default::default()
         };
         tch::manual_seed(3);
-        let layer = body(&vs.root(), 3, &cfg).remove(0);
+        let layer = body(&vs.root(), 3, &cfg).unwrap().remove(0);
         let x = Tensor::randn([16, 3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
         let reference = |x: &Tensor| {
             let h = x.apply(&layer.linear);
@@ -224,7 +247,7 @@ mod tests {
             batch_norm: true,
             ..Default::default()
         };
-        let g = MlpGenerator::new(&(vs.root() / "g"), 2, &gcfg, 2);
+        let g = MlpGenerator::new(&(vs.root() / "g"), 2, &gcfg, 2).unwrap();
         let g_params = count(&vs);
         // (2*400+400) + 3*(400*400+400) + 4*(2*400 BN) + (400*2+2)
         assert_eq!(g_params, 1200 + 3 * 160_400 + 3200 + 802);
@@ -236,7 +259,7 @@ mod tests {
             activation: Activation::Identity,
             ..Default::default()
         };
-        let d = MlpDiscriminator::new(&(vs2.root() / "d"), 2, &dcfg, 2);
+        let d = MlpDiscriminator::new(&(vs2.root() / "d"), 2, &dcfg, 2).unwrap();
         assert_eq!(
             count(&vs2),
             (4 * 1000 + 1000) + 2 * (200 * 1000 + 1000) + 201
@@ -255,7 +278,7 @@ mod tests {
             width: 4,
             ..Default::default()
         };
-        let d = MlpDiscriminator::new(&(vs.root() / "d"), 2, &cfg, 2);
+        let d = MlpDiscriminator::new(&(vs.root() / "d"), 2, &cfg, 2).unwrap();
         let x = Tensor::randn([6, 2], (Kind::Float, Device::Cpu));
         let all = d.forward_t(&x, false).unwrap();
         let first = d.forward_t(&x.narrow(0, 0, 2), false).unwrap();
@@ -268,7 +291,7 @@ mod tests {
     #[test]
     fn bad_shapes_are_errors() {
         let vs = nn::VarStore::new(Device::Cpu);
-        let d = MlpDiscriminator::new(&(vs.root() / "d"), 4, &MlpConfig::default(), 2);
+        let d = MlpDiscriminator::new(&(vs.root() / "d"), 4, &MlpConfig::default(), 2).unwrap();
         for shape in [vec![6i64, 2], vec![8, 3], vec![0, 2], vec![8]] {
             let x = Tensor::zeros(shape.as_slice(), (Kind::Float, Device::Cpu));
             let err = d.forward_t(&x, false).unwrap_err();
@@ -286,7 +309,7 @@ mod tests {
             activation: Activation::Identity,
             ..Default::default()
         };
-        let d = MlpDiscriminator::new(&(vs.root() / "d"), 1, &cfg, 1);
+        let d = MlpDiscriminator::new(&(vs.root() / "d"), 1, &cfg, 1).unwrap();
         tch::no_grad(|| {
             let mut vars = vs.variables();
             vars.get_mut("d.fc0.weight")
@@ -299,6 +322,53 @@ mod tests {
         assert_eq!(y, vec![6.0, 2.0]); // max(2, -4, 6) and max(-1, 2, -3)
     }
 
+    /// A generator whose layers exceed the memory budget fails, naming the parameter, before
+    /// allocating it (width 300000: 360 GB per hidden layer).
+    #[test]
+    fn a_network_too_big_for_memory_is_an_error_naming_the_parameter() {
+        let width: usize = 300_000;
+        let layer_bytes = (width * width * 4) as u64;
+        // Run only where the budget is known to refuse such a layer, so that the network can
+        // never really be allocated.
+        match gan_tensor::memory::available() {
+            Some(b) if b.bytes < layer_bytes => {}
+            budget => {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIP a_network_too_big_for_memory: budget {budget:?} does not refuse \
+                     {layer_bytes} bytes"
+                );
+                return;
+            }
+        }
+        assert!(gan_tensor::memory::check_fits("probe", layer_bytes).is_err());
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cfg = MlpConfig {
+            depth: 2,
+            width,
+            init: WeightInit::Xavier,
+            ..Default::default()
+        };
+        let err = MlpGenerator::new(&(vs.root() / "g"), 2, &cfg, 2).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Tensor(gan_tensor::Error::OutOfMemory { needed, .. }) if needed == layer_bytes
+            ),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("parameter `g.fc1.weight` of shape [300000, 300000]")
+                && msg.contains("needs about 360.0 GB"),
+            "{msg}"
+        );
+        // The same through the public discriminator constructor.
+        let err = MlpDiscriminator::new(&(vs.root() / "d"), 1, &cfg, 2).unwrap_err();
+        assert!(err.to_string().contains("`d.fc1.weight`"), "{err}");
+    }
+
     #[test]
     fn init_std_is_honoured() {
         let vs = nn::VarStore::new(Device::Cpu);
@@ -308,7 +378,7 @@ mod tests {
             init_std: 0.02,
             ..Default::default()
         };
-        let _ = MlpGenerator::new(&(vs.root() / "g"), 512, &cfg, 2);
+        let _ = MlpGenerator::new(&(vs.root() / "g"), 512, &cfg, 2).unwrap();
         let w = &vs.variables()["g.fc0.weight"];
         let std = w.std(true).double_value(&[]);
         assert!((std - 0.02).abs() < 0.001, "{std}");

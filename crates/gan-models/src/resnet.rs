@@ -14,7 +14,7 @@ use crate::dcgan::{check_labels, image_dims};
 use crate::layers::{BatchNorm, Conv2d, ConvOpts, Embedding, Linear, WInit};
 use crate::{DataSpec, Error, Result};
 
-fn conv(p: nn::Path, cin: i64, cout: i64, k: i64, gain: f64, sn: bool) -> Conv2d {
+fn conv(p: nn::Path, cin: i64, cout: i64, k: i64, gain: f64, sn: bool) -> Result<Conv2d> {
     let opts = ConvOpts {
         stride: 1,
         padding: k / 2,
@@ -46,14 +46,14 @@ struct GBlock {
 }
 
 impl GBlock {
-    fn new(p: nn::Path, cin: i64, cout: i64, classes: i64) -> Self {
-        GBlock {
-            b1: BatchNorm::new(&p / "b1", cin, classes, 0.0),
-            c1: conv(&p / "c1", cin, cout, 3, SQRT_2, false),
-            b2: BatchNorm::new(&p / "b2", cout, classes, 0.0),
-            c2: conv(&p / "c2", cout, cout, 3, SQRT_2, false),
-            c_sc: conv(&p / "c_sc", cin, cout, 1, 1.0, false),
-        }
+    fn new(p: nn::Path, cin: i64, cout: i64, classes: i64) -> Result<Self> {
+        Ok(GBlock {
+            b1: BatchNorm::new(&p / "b1", cin, classes, 0.0)?,
+            c1: conv(&p / "c1", cin, cout, 3, SQRT_2, false)?,
+            b2: BatchNorm::new(&p / "b2", cout, classes, 0.0)?,
+            c2: conv(&p / "c2", cout, cout, 3, SQRT_2, false)?,
+            c_sc: conv(&p / "c_sc", cin, cout, 1, 1.0, false)?,
+        })
     }
 
     fn forward_t(&self, x: &Tensor, y: Option<&Tensor>, train: bool) -> Tensor {
@@ -99,15 +99,15 @@ impl ResnetGenerator {
             true,
             false,
             WInit::Xavier(1.0),
-        );
+        )?;
         let blocks = (0..k)
             .map(|i| GBlock::new(p / format!("block{}", i + 2), width, width, classes))
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(ResnetGenerator {
             l1,
             blocks,
-            b5: BatchNorm::new(p / "b5", width, 0, 0.0),
-            c5: conv(p / "c5", width, c, 3, 1.0, false),
+            b5: BatchNorm::new(p / "b5", width, 0, 0.0)?,
+            c5: conv(p / "c5", width, c, 3, 1.0, false)?,
             latent_dim,
             width,
             base: (bh, bw),
@@ -165,15 +165,17 @@ struct DBlock {
 }
 
 impl DBlock {
-    fn new(p: nn::Path, cin: i64, cout: i64, downsample: bool, first: bool) -> Self {
+    fn new(p: nn::Path, cin: i64, cout: i64, downsample: bool, first: bool) -> Result<Self> {
         let learnable_sc = downsample || cin != cout;
-        DBlock {
-            c1: conv(&p / "c1", cin, cout, 3, SQRT_2, true),
-            c2: conv(&p / "c2", cout, cout, 3, SQRT_2, true),
-            c_sc: learnable_sc.then(|| conv(&p / "c_sc", cin, cout, 1, 1.0, true)),
+        Ok(DBlock {
+            c1: conv(&p / "c1", cin, cout, 3, SQRT_2, true)?,
+            c2: conv(&p / "c2", cout, cout, 3, SQRT_2, true)?,
+            c_sc: learnable_sc
+                .then(|| conv(&p / "c_sc", cin, cout, 1, 1.0, true))
+                .transpose()?,
             downsample,
             first,
-        }
+        })
     }
 
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
@@ -222,7 +224,7 @@ impl ResnetDiscriminator {
         data: &DataSpec,
     ) -> Result<Self> {
         let (c, _, _, k) = image_dims("ResNet discriminator input", data, 2, "32x32")?;
-        let mut blocks = vec![DBlock::new(p / "block1", c, width, true, true)];
+        let mut blocks = vec![DBlock::new(p / "block1", c, width, true, true)?];
         for i in 1..k - 1 {
             blocks.push(DBlock::new(
                 p / format!("block{}", i + 1),
@@ -230,11 +232,11 @@ impl ResnetDiscriminator {
                 width,
                 true,
                 false,
-            ));
+            )?);
         }
         for j in 0..2 {
             let name = format!("block{}", k + j);
-            blocks.push(DBlock::new(p / name, width, width, false, false));
+            blocks.push(DBlock::new(p / name, width, width, false, false)?);
         }
         let classes = data.n_classes;
         let (embed, aux) = match conditioning {
@@ -246,7 +248,7 @@ impl ResnetDiscriminator {
                     width,
                     true,
                     WInit::Xavier(1.0),
-                )),
+                )?),
                 None,
             ),
             DConditioning::AuxiliaryClassifier => (
@@ -258,12 +260,12 @@ impl ResnetDiscriminator {
                     true,
                     true,
                     WInit::Xavier(1.0),
-                )),
+                )?),
             ),
         };
         Ok(ResnetDiscriminator {
             blocks,
-            l5: Linear::new(p / "l5", width, 1, true, true, WInit::Xavier(1.0)),
+            l5: Linear::new(p / "l5", width, 1, true, true, WInit::Xavier(1.0))?,
             embed,
             aux,
             shape: data.shape.clone(),

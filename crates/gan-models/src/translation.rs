@@ -43,7 +43,7 @@ use crate::config::{
     UnetConfig, UNET_MAX_DOWNS, UNET_MIN_DOWNS,
 };
 use crate::error::config_err;
-use crate::layers::{Conv2d, ConvOpts, ConvTranspose2d, WInit};
+use crate::layers::{self, Conv2d, ConvOpts, ConvTranspose2d, WInit};
 use crate::{Error, Result};
 
 /// pix2pix's initialisation (`init_type = normal`, `init_gain = 0.02`).
@@ -154,23 +154,24 @@ enum Norm {
 }
 
 impl Norm {
-    fn new(p: nn::Path, kind: NormKind, channels: i64) -> Self {
-        match kind {
+    fn new(p: nn::Path, kind: NormKind, channels: i64) -> Result<Self> {
+        Ok(match kind {
             NormKind::Batch => Norm::Batch {
-                weight: p.var(
+                weight: layers::var(
+                    &p,
                     "weight",
                     &[channels],
                     Init::Randn {
                         mean: 1.0,
                         stdev: INIT_STD,
                     },
-                ),
-                bias: p.zeros("bias", &[channels]),
-                running_mean: p.zeros_no_train("running_mean", &[channels]),
-                running_var: p.ones_no_train("running_var", &[channels]),
+                )?,
+                bias: layers::zeros(&p, "bias", &[channels])?,
+                running_mean: layers::zeros_no_train(&p, "running_mean", &[channels])?,
+                running_var: layers::ones_no_train(&p, "running_var", &[channels])?,
             },
             NormKind::Instance => Norm::Instance,
-        }
+        })
     }
 
     fn forward(&self, x: &Tensor, mode: ForwardMode) -> Result<Tensor> {
@@ -343,9 +344,10 @@ impl UnetGenerator {
                 inner(i),
                 [4, 4],
                 conv_opts(2, 1, bias),
-            );
+            )?;
             let down_norm = (!outermost && !innermost)
-                .then(|| Norm::new(p / "down" / i / "norm", cfg.norm, inner(i)));
+                .then(|| Norm::new(p / "down" / i / "norm", cfg.norm, inner(i)))
+                .transpose()?;
             // The innermost level's up path reads its own down path; the others read a
             // concatenation of two halves of `inner(i)` channels.
             let up_in = if innermost { inner(i) } else { 2 * inner(i) };
@@ -355,9 +357,10 @@ impl UnetGenerator {
                 outer(i),
                 [4, 4],
                 conv_opts(2, 1, outermost || bias),
-            );
-            let up_norm =
-                (!outermost).then(|| Norm::new(p / "up" / i / "norm", cfg.norm, outer(i)));
+            )?;
+            let up_norm = (!outermost)
+                .then(|| Norm::new(p / "up" / i / "norm", cfg.norm, outer(i)))
+                .transpose()?;
             // Upstream's `num_downs - 5` middle blocks of 8 * ngf channels.
             let dropout = cfg.dropout && i >= UNET_MIN_DOWNS - 1 && !innermost;
             levels.push(UnetLevel {
@@ -480,19 +483,19 @@ struct ResidualBlock {
 
 impl ResidualBlock {
     /// The block under `p` (upstream's `model.N`) on `dim` channels.
-    fn new(p: nn::Path, dim: i64, norm: NormKind, dropout: bool) -> Self {
+    fn new(p: nn::Path, dim: i64, norm: NormKind, dropout: bool) -> Result<Self> {
         let bias = norm.conv_bias();
         // Upstream's `conv_block` indices: pad 0, conv 1, norm 2, ReLU 3, (dropout 4), then
         // pad, conv, norm.
         let second = if dropout { 6 } else { 5 };
         let block = &p / "conv_block";
-        ResidualBlock {
-            conv1: Conv2d::new(&block / 1, dim, dim, [3, 3], conv_opts(1, 0, bias)),
-            norm1: Norm::new(&block / 2, norm, dim),
-            conv2: Conv2d::new(&block / second, dim, dim, [3, 3], conv_opts(1, 0, bias)),
-            norm2: Norm::new(&block / (second + 1), norm, dim),
+        Ok(ResidualBlock {
+            conv1: Conv2d::new(&block / 1, dim, dim, [3, 3], conv_opts(1, 0, bias))?,
+            norm1: Norm::new(&block / 2, norm, dim)?,
+            conv2: Conv2d::new(&block / second, dim, dim, [3, 3], conv_opts(1, 0, bias))?,
+            norm2: Norm::new(&block / (second + 1), norm, dim)?,
             dropout,
-        }
+        })
     }
 
     fn forward(&self, x: &Tensor, mode: ForwardMode) -> Result<Tensor> {
@@ -568,8 +571,8 @@ impl ResnetTranslator {
             cfg.ngf,
             [7, 7],
             conv_opts(1, 0, bias),
-        );
-        let first_norm = Norm::new(&model / 2, cfg.norm, cfg.ngf);
+        )?;
+        let first_norm = Norm::new(&model / 2, cfg.norm, cfg.ngf)?;
         let down = (0..RESNET_DOWNS)
             .map(|i| {
                 let cin = cfg.ngf << i;
@@ -579,10 +582,10 @@ impl ResnetTranslator {
                     2 * cin,
                     [3, 3],
                     conv_opts(2, 1, bias),
-                );
-                (conv, Norm::new(&model / (5 + 3 * i), cfg.norm, 2 * cin))
+                )?;
+                Ok((conv, Norm::new(&model / (5 + 3 * i), cfg.norm, 2 * cin)?))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let dim = cfg.ngf << RESNET_DOWNS;
         let blocks = (0..n)
             .map(|i| {
@@ -593,7 +596,7 @@ impl ResnetTranslator {
                     cfg.dropout,
                 )
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let first_up = 4 + 3 * RESNET_DOWNS + n;
         let up = (0..RESNET_DOWNS)
             .map(|j| {
@@ -604,21 +607,21 @@ impl ResnetTranslator {
                     cin / 2,
                     [3, 3],
                     conv_opts(2, 1, bias),
-                )
+                )?
                 .with_output_padding(1);
-                (
+                Ok((
                     conv,
-                    Norm::new(&model / (first_up + 3 * j + 1), cfg.norm, cin / 2),
-                )
+                    Norm::new(&model / (first_up + 3 * j + 1), cfg.norm, cin / 2)?,
+                ))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let last = Conv2d::new(
             &model / (first_up + 3 * RESNET_DOWNS + 1),
             cfg.ngf,
             spec.out_channels,
             [7, 7],
             conv_opts(1, 0, true),
-        );
+        )?;
         Ok(ResnetTranslator {
             first,
             first_norm,
@@ -753,7 +756,7 @@ impl PatchDiscriminator {
             cfg.ndf,
             [4, 4],
             conv_opts(2, 1, true),
-        );
+        )?;
         let mut layers = Vec::with_capacity(cfg.n_layers);
         let mut mult = 1;
         for n in 1..=cfg.n_layers {
@@ -767,8 +770,8 @@ impl PatchDiscriminator {
                 cfg.ndf * mult,
                 [4, 4],
                 conv_opts(stride, 1, bias),
-            );
-            let norm = Norm::new(&model / (3 * n), cfg.norm, cfg.ndf * mult);
+            )?;
+            let norm = Norm::new(&model / (3 * n), cfg.norm, cfg.ndf * mult)?;
             layers.push((conv, norm));
         }
         let out = Conv2d::new(
@@ -777,7 +780,7 @@ impl PatchDiscriminator {
             1,
             [4, 4],
             conv_opts(1, 1, true),
-        );
+        )?;
         Ok(PatchDiscriminator {
             first,
             layers,
@@ -858,10 +861,10 @@ impl PixelDiscriminator {
             Conv2d::new(&net / i, cin, cout, [1, 1], conv_opts(1, 0, bias))
         };
         Ok(PixelDiscriminator {
-            first: conv(0, in_channels, cfg.ndf, true),
-            hidden: conv(2, cfg.ndf, 2 * cfg.ndf, bias),
-            norm: Norm::new(&net / 3, cfg.norm, 2 * cfg.ndf),
-            out: conv(5, 2 * cfg.ndf, 1, bias),
+            first: conv(0, in_channels, cfg.ndf, true)?,
+            hidden: conv(2, cfg.ndf, 2 * cfg.ndf, bias)?,
+            norm: Norm::new(&net / 3, cfg.norm, 2 * cfg.ndf)?,
+            out: conv(5, 2 * cfg.ndf, 1, bias)?,
             in_channels,
             norm_kind: cfg.norm,
             slope: leaky_slope(p),

@@ -555,8 +555,9 @@ pub fn verify(dir: &Path) -> Result<CheckpointMeta> {
     Ok(meta)
 }
 
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
+fn short(sha: &str) -> String {
+    // The recorded hash comes from a file: it need not be hex, nor ASCII.
+    sha.chars().take(12).collect()
 }
 
 /// Says in words what a safetensors reader error means.

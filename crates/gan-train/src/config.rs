@@ -954,13 +954,42 @@ impl TrainConfig {
         }
     }
 
-    /// Parses TOML text; `origin` names the source in errors.
+    /// Parses TOML text; `origin` names the source in errors. A parse error names the dotted
+    /// key and its own line and column (see `toml_diag`); a validation error gets the file and
+    /// the key's line and column added ([`Error::ConfigValue`]).
     pub fn from_toml_str(text: &str, origin: &Path) -> Result<Self> {
-        let cfg: TrainConfig = toml::from_str(text).map_err(|source| Error::ConfigParse {
-            path: origin.to_path_buf(),
-            source,
+        let cfg: TrainConfig = toml::from_str(text).map_err(|e| {
+            let (key, place) = crate::toml_diag::diagnose::<TrainConfig>(text, &e)
+                .unwrap_or((None, crate::toml_diag::Place::at(text, 0)));
+            let place = match e.span() {
+                // Syntax errors: toml's own position is exact.
+                Some(s) if key.is_none() => crate::toml_diag::Place::at(text, s.start),
+                _ => place,
+            };
+            Error::ConfigParse {
+                path: origin.to_path_buf(),
+                key,
+                line: place.line,
+                column: place.column,
+                message: e.message().trim_end().to_string(),
+                snippet: place.snippet(),
+                toml: Box::new(e),
+            }
         })?;
-        cfg.validate()?;
+        cfg.validate().map_err(|e| {
+            let key = match &e {
+                Error::Config { key, .. } => key.clone(),
+                Error::Model(gan_models::Error::Config { key, .. }) => key.clone(),
+                _ => return e,
+            };
+            let place = crate::toml_diag::locate(text, &key).map(|p| (p.line, p.column));
+            Error::ConfigValue {
+                path: origin.to_path_buf(),
+                key,
+                place,
+                source: Box::new(e),
+            }
+        })?;
         Ok(cfg)
     }
 
@@ -1399,6 +1428,99 @@ steps = 10
         let packed = format!("{RING}batch_size = 10\n[discriminator]\narch = \"mlp\"\npack = 4\n");
         let err = TrainConfig::from_toml_str(&packed, Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("discriminator.pack = 4"), "{err}");
+    }
+
+    /// The shipped ring preset, whose `[generator.mlp]` is nested in a tagged table.
+    const PRESET: &str = include_str!("../../../configs/ring.toml");
+
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.lines().position(|l| l == needle).unwrap() + 1
+    }
+
+    #[test]
+    fn errors_in_nested_tables_name_the_file_the_key_and_its_own_line() {
+        let first = PRESET.find("width = 256").unwrap();
+        let bad = format!(
+            "{}width = \"wide\"{}",
+            &PRESET[..first],
+            &PRESET[first + "width = 256".len()..]
+        );
+        let line = line_of(&bad, "width = \"wide\"");
+        let err = TrainConfig::from_toml_str(&bad, Path::new("configs/ring.toml")).unwrap_err();
+        let Error::ConfigParse {
+            key,
+            line: at,
+            column,
+            ..
+        } = &err
+        else {
+            panic!("{err}")
+        };
+        assert_eq!(key.as_deref(), Some("generator.mlp.width"), "{err}");
+        assert_eq!((*at, *column), (line, 9), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("configs/ring.toml")
+                && text.contains(&format!("line {line}, column 9"))
+                && text.contains("`generator.mlp.width`")
+                && text.contains("expected usize"),
+            "{text}"
+        );
+        // The discriminator's table, further down, gets its own line.
+        let bad = PRESET.replace("leaky_slope = 0.2", "leaky_slop = 0.2");
+        let text = TrainConfig::from_toml_str(&bad, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        let line = line_of(&bad, "leaky_slop = 0.2");
+        assert!(
+            text.contains(&format!("line {line}, column 1"))
+                && text.contains("`discriminator.mlp.leaky_slop`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn range_errors_name_the_file_and_the_line_or_the_default() {
+        let bad = PRESET.replace("batch_size = 100\n", "batch_size = 100000000000\n");
+        let line = line_of(&bad, "batch_size = 100000000000");
+        let text = TrainConfig::from_toml_str(&bad, Path::new("configs/ring.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains(&format!("configs/ring.toml, line {line}, column 14"))
+                && text.contains("`train.batch_size`")
+                && text.contains("100000000000 is more than 1048576"),
+            "{text}"
+        );
+        let bad = PRESET.replace(
+            "width = 256\nactivation = \"relu\"",
+            "width = 0\nactivation = \"relu\"",
+        );
+        let text = TrainConfig::from_toml_str(&bad, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        let line = line_of(&bad, "width = 0");
+        assert!(
+            text.contains(&format!("c.toml, line {line}, column 9"))
+                && text.contains("`generator.mlp.width`"),
+            "{text}"
+        );
+        // A cross-key rule about a key that the file leaves at its default says so.
+        let bad = RING.replace("steps = 10", "steps = 10\nema_decay = 1.5");
+        let text = TrainConfig::from_toml_str(&bad, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("c.toml, line 7, column 13"), "{text}");
+        let text = TrainConfig::from_toml_str(
+            &RING.replace(
+                "steps = 10",
+                "steps = 10\nbatch_size = 10\nkeep_checkpoints = 1",
+            ),
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(text.contains("c.toml, line 8"), "{text}");
     }
 
     const IMAGES: &str = r#"

@@ -127,17 +127,43 @@ impl Trainer {
                 ),
             });
         }
-        for dir in [
+        // What this call makes, so that a start that fails (a model too big for memory, data
+        // that cannot be read) leaves the folder as it found it.
+        let made: Vec<PathBuf> = [
             run.root.clone(),
             run.checkpoints(),
             run.samples(),
             run.plots(),
-        ] {
-            fs::create_dir_all(&dir).map_err(io_err("cannot create", &dir))?;
+            run.config(),
+            run.metrics(),
+        ]
+        .into_iter()
+        .filter(|p| !p.exists())
+        .collect();
+        let started = (|| {
+            for dir in [
+                run.root.clone(),
+                run.checkpoints(),
+                run.samples(),
+                run.plots(),
+            ] {
+                fs::create_dir_all(&dir).map_err(io_err("cannot create", &dir))?;
+            }
+            gan_tensor::write_atomic(&run.config(), cfg.to_toml().as_bytes())?;
+            let metrics = MetricsWriter::open(&run.metrics(), Some(0))?;
+            Self::assemble(cfg, plan, run.clone(), metrics)
+        })();
+        if started.is_err() {
+            // Newest first: files, then the folders that held them.
+            for path in made.iter().rev() {
+                let _ = if path.is_dir() {
+                    fs::remove_dir_all(path)
+                } else {
+                    fs::remove_file(path)
+                };
+            }
         }
-        gan_tensor::write_atomic(&run.config(), cfg.to_toml().as_bytes())?;
-        let metrics = MetricsWriter::open(&run.metrics(), Some(0))?;
-        Self::assemble(cfg, plan, run, metrics)
+        started
     }
 
     /// Continues the run in `run_dir` from its newest checkpoint that verifies. With `cfg`,

@@ -14,14 +14,38 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A config file that does not parse (the message carries line and column).
-    #[error("invalid config {path}:\n{source}")]
+    /// A config file that does not parse or does not fit the config's types: names the
+    /// file, the dotted key where it can be found, and the key's own line and column.
+    #[error("invalid config {path}, line {line}, column {column}{}: {message}\n{snippet}", key.as_ref().map(|k| format!(" (`{k}`)")).unwrap_or_default())]
     ConfigParse {
         /// The file.
         path: PathBuf,
-        /// toml's error, with line, column and the offending key.
+        /// The dotted key the error is about, where it could be found.
+        key: Option<String>,
+        /// 1-based line of the offending key or value.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong (toml's message without its own position).
+        message: String,
+        /// The offending line with a caret under the column.
+        snippet: String,
+        /// toml's error as it came (its position may be the enclosing table's).
+        toml: Box<toml::de::Error>,
+    },
+    /// A config value out of range, in a file: the validation error with the file and the
+    /// key's line and column (or a note that the file leaves the key at its default).
+    #[error("{path}{}: {source}", match place { Some((l, c)) => format!(", line {l}, column {c}"), None => format!(" (`{key}` is not set there: its default)") })]
+    ConfigValue {
+        /// The file.
+        path: PathBuf,
+        /// The dotted key.
+        key: String,
+        /// Its line and column in the file, if the file sets it.
+        place: Option<(usize, usize)>,
+        /// The validation error.
         #[source]
-        source: toml::de::Error,
+        source: Box<Error>,
     },
     /// A config value out of range.
     #[error("invalid value for `{key}`: {message}")]
@@ -34,6 +58,15 @@ pub enum Error {
     /// A model config error.
     #[error(transparent)]
     Model(#[from] gan_models::Error),
+    /// A network that cannot be built (a parameter too big for memory, say).
+    #[error("cannot build the {network}")]
+    Build {
+        /// Which network.
+        network: &'static str,
+        /// Why.
+        #[source]
+        source: gan_models::Error,
+    },
     /// A loss error.
     #[error(transparent)]
     Loss(#[from] gan_losses::Error),
@@ -159,6 +192,14 @@ pub(crate) fn io_err(
         action,
         path,
         source,
+    }
+}
+
+/// Names the network in a model error that is not a config error (those name their key).
+pub(crate) fn build_err(network: &'static str) -> impl FnOnce(gan_models::Error) -> Error {
+    move |source| match source {
+        e @ gan_models::Error::Config { .. } => Error::Model(e),
+        source => Error::Build { network, source },
     }
 }
 

@@ -39,6 +39,7 @@ pub mod pool;
 mod records;
 mod run_dir;
 mod scoring;
+mod toml_diag;
 mod trained;
 
 pub use adam::Adam;

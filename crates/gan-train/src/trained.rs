@@ -147,7 +147,8 @@ impl TrainedGenerator {
         let ckpt_path = loaded.path.clone();
         let info = DataInfo::read(&run.data_info())?;
         let vs = VarStore::new(device);
-        let generator = Generator::new(&vs.root(), &config.generator, &info.spec())?;
+        let generator = Generator::new(&vs.root(), &config.generator, &info.spec())
+            .map_err(crate::error::build_err("generator"))?;
         load_network(&vs, "g_ema", &loaded)?;
         Ok(TrainedGenerator {
             config,

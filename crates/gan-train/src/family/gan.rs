@@ -23,7 +23,7 @@ use crate::adam::Adam;
 use crate::config::{LossConfig, TrainConfig};
 use crate::data::{DataInfo, Source};
 use crate::ema::Ema;
-use crate::error::{config_err, Error, Result};
+use crate::error::{build_err, config_err, Error, Result};
 use crate::plan::{DataPlan, GanPlan};
 use crate::plot;
 use crate::records::EvalRecord;
@@ -123,9 +123,12 @@ impl GanFamily {
         let vs_g = VarStore::new(device);
         let vs_d = VarStore::new(device);
         let mut vs_ema = VarStore::new(device);
-        let g = Generator::new(&vs_g.root(), &plan.generator, &spec)?;
-        let d = Discriminator::new(&vs_d.root(), &plan.discriminator, &spec)?;
-        let g_ema = Generator::new(&vs_ema.root(), &plan.generator, &spec)?;
+        let g =
+            Generator::new(&vs_g.root(), &plan.generator, &spec).map_err(build_err("generator"))?;
+        let d = Discriminator::new(&vs_d.root(), &plan.discriminator, &spec)
+            .map_err(build_err("discriminator"))?;
+        let g_ema = Generator::new(&vs_ema.root(), &plan.generator, &spec)
+            .map_err(build_err("generator's EMA copy"))?;
         vs_ema.copy(&vs_g)?;
         vs_ema.freeze();
         let o = &plan.optim;

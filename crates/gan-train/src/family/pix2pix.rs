@@ -142,7 +142,7 @@ pub(crate) fn validate(cfg: &TrainConfig, p: &Pix2pixConfig) -> Result<()> {
 pub(crate) fn model_key(e: gan_models::Error) -> Error {
     match e {
         gan_models::Error::Config { key, message } => config_err(&format!("model.{key}"), message),
-        other => other.into(),
+        other => crate::error::build_err("translation networks")(other),
     }
 }
 
