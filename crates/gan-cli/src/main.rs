@@ -47,7 +47,46 @@ enum Command {
     Bench(commands::bench::Args),
 }
 
+/// The first line of a panic's message: tch's libtorch errors carry a C++ frame list after
+/// it (as real or as escaped newlines, the latter when the error was `Debug`-printed).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    let end = [text.find('\n'), text.find("\\n")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(text.len());
+    text[..end].to_string()
+}
+
+/// A panic is a bug or a libtorch failure that tch reports by panicking (memory running out
+/// mid-step): print one line and where, not libtorch's frame list. A backtrace only on request
+/// (`RUST_BACKTRACE`), and never for a failed allocation: symbolising one needs memory that is
+/// not there (the standard hook then hangs).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = panic_message(info.payload());
+        let place = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("internal error: {message}{place}");
+        let out_of_memory = message.contains("can't allocate memory")
+            || message.contains("out of memory")
+            || message.contains("Cannot allocate memory");
+        let wanted = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
+        if wanted && !out_of_memory {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
+    }));
+}
+
 fn main() -> ExitCode {
+    install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => commands::train::handle_command(a),

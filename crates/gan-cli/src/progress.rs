@@ -100,6 +100,7 @@ impl Progress {
                 (None, None) => format!("eval step {}", r.step),
             },
             Event::Checkpoint(p) => format!("checkpoint {}", p.display()),
+            Event::Warning(w) => format!("warning: {}", w.message),
             Event::Rollback(r) => format!(
                 "divergence guard: {}; rolled back to step {} ({}), learning rates x{} \
                  (rollback {})",

@@ -36,8 +36,10 @@ pub struct Adam {
 }
 
 impl Adam {
-    /// An optimiser for every trainable variable of `vs`, sorted by name.
-    pub fn new(vs: &VarStore, lr: f64, beta1: f64, beta2: f64, eps: f64) -> Self {
+    /// An optimiser for every trainable variable of `vs`, sorted by name. Its five buffers
+    /// (parameters, two moments, two scratch) are checked against the memory available
+    /// before they are allocated (on the CPU), so a model too big to train is an error here.
+    pub fn new(vs: &VarStore, lr: f64, beta1: f64, beta2: f64, eps: f64) -> Result<Self> {
         let trainable: Vec<Tensor> = vs.trainable_variables();
         let mut params: Vec<(String, Tensor)> = vs
             .variables()
@@ -50,13 +52,20 @@ impl Adam {
             .map(|(_, p)| (p.kind(), p.device()))
             .unwrap_or((Kind::Float, vs.device()));
         let tensors: Vec<Tensor> = params.iter().map(|(_, p)| p.shallow_clone()).collect();
-        let (flat, spans) = crate::flat::flatten(&tensors, kind, device);
-        let exp_avg = flat.zeros_like();
-        let exp_avg_sq = flat.zeros_like();
-        let grad = flat.zeros_like();
-        let scratch = flat.zeros_like();
-        let grads_finite = Tensor::ones(Vec::<i64>::new(), (Kind::Bool, device));
-        Adam {
+        if device == tch::Device::Cpu {
+            let n: u64 = tensors.iter().map(|t| t.numel() as u64).sum();
+            gan_tensor::memory::check_fits(
+                format!("the optimiser's buffers for {n} parameters (5 copies)"),
+                gan_tensor::memory::bytes_of(n, 5 * kind.elt_size_in_bytes() as u64),
+            )?;
+        }
+        let (flat, spans) = crate::flat::flatten(&tensors, kind, device)?;
+        let exp_avg = flat.f_zeros_like()?;
+        let exp_avg_sq = flat.f_zeros_like()?;
+        let grad = flat.f_zeros_like()?;
+        let scratch = flat.f_zeros_like()?;
+        let grads_finite = Tensor::f_ones(Vec::<i64>::new(), (Kind::Bool, device))?;
+        Ok(Adam {
             grads_finite,
             params,
             spans,
@@ -70,7 +79,7 @@ impl Adam {
             beta1,
             beta2,
             eps,
-        }
+        })
     }
 
     /// The parameters as one contiguous buffer (each parameter is a view of its slice), in
@@ -219,7 +228,7 @@ mod tests {
         let w = vs
             .root()
             .var_copy("w", &Tensor::from_slice(&[1.0f32, -2.0]));
-        let mut opt = Adam::new(&vs, 0.1, 0.8, 0.99, 1e-8);
+        let mut opt = Adam::new(&vs, 0.1, 0.8, 0.99, 1e-8).unwrap();
         for _ in 0..3 {
             opt.zero_grad();
             (&w * &w).sum(Kind::Float).backward();
@@ -240,7 +249,7 @@ mod tests {
             let w = vs
                 .root()
                 .var_copy("w", &Tensor::from_slice(&[0.3f32, -0.7, 2.0]));
-            let mut opt = Adam::new(&vs, 0.05, 0.5, 0.999, 1e-8);
+            let mut opt = Adam::new(&vs, 0.05, 0.5, 0.999, 1e-8).unwrap();
             let target = Tensor::from_slice(&[1.0f32, 1.0, -1.0]);
             let do_step = |opt: &mut Adam| {
                 opt.zero_grad();
@@ -259,7 +268,7 @@ mod tests {
                     .into_iter()
                     .map(|(n, t)| (n, t.copy()))
                     .collect();
-                let mut fresh = Adam::new(&vs, 0.05, 0.5, 0.999, 1e-8);
+                let mut fresh = Adam::new(&vs, 0.05, 0.5, 0.999, 1e-8).unwrap();
                 fresh
                     .load_state(&|n| {
                         saved

@@ -21,13 +21,17 @@ pub(crate) struct Ema {
 impl Ema {
     /// Pairs `ema` with `source` (same architecture), whose trainable variables are the ones
     /// `opt` updates.
-    pub(crate) fn new(source: &VarStore, opt: &Adam, ema: &VarStore) -> Self {
+    pub(crate) fn new(
+        source: &VarStore,
+        opt: &Adam,
+        ema: &VarStore,
+    ) -> Result<Self, tch::TchError> {
         let src: BTreeMap<String, Tensor> = source.variables().into_iter().collect();
         let dst: BTreeMap<String, Tensor> = ema.variables().into_iter().collect();
         let mut pairs = Vec::new();
         let params: Vec<Tensor> = opt.param_names().map(|n| dst[n].shallow_clone()).collect();
         if let Some(first) = params.first() {
-            let (flat, _) = flatten(&params, first.kind(), first.device());
+            let (flat, _) = flatten(&params, first.kind(), first.device())?;
             pairs.push((flat, opt.flat_params().shallow_clone()));
         }
         let trained: Vec<&str> = opt.param_names().collect();
@@ -46,11 +50,11 @@ impl Ema {
             let gather = |m: &BTreeMap<String, Tensor>| -> Vec<Tensor> {
                 names.iter().map(|n| m[*n].shallow_clone()).collect()
             };
-            let (e, _) = flatten(&gather(&dst), kind, device);
-            let (s, _) = flatten(&gather(&src), kind, device);
+            let (e, _) = flatten(&gather(&dst), kind, device)?;
+            let (s, _) = flatten(&gather(&src), kind, device)?;
             pairs.push((e, s));
         }
-        Ema { pairs }
+        Ok(Ema { pairs })
     }
 
     /// `ema = beta * ema + (1 - beta) * source` for floating-point tensors; others (counters)
@@ -89,8 +93,8 @@ mod tests {
     fn averages_parameters_and_statistics_through_the_stores() {
         let src = store(&[1.0, 2.0], &[10.0]);
         let ema = store(&[0.0, 0.0], &[0.0]);
-        let opt = Adam::new(&src, 0.1, 0.9, 0.99, 1e-8);
-        let mut avg = Ema::new(&src, &opt, &ema);
+        let opt = Adam::new(&src, 0.1, 0.9, 0.99, 1e-8).unwrap();
+        let mut avg = Ema::new(&src, &opt, &ema).unwrap();
         avg.update(0.75);
         assert_eq!(values(&ema, "w"), vec![0.25, 0.5]);
         assert_eq!(values(&ema, "rm"), vec![2.5]);

@@ -21,7 +21,9 @@ use crate::guard::{Divergence, Guard};
 use crate::metrics::MetricsWriter;
 use crate::plan::Plan;
 use crate::plot;
-use crate::records::{EvalRecord, Event, Outcome, RollbackRecord, ScheduleRecord, TrainRecord};
+use crate::records::{
+    EvalRecord, Event, Outcome, RollbackRecord, ScheduleRecord, TrainRecord, WarningRecord,
+};
 use crate::run_dir::RunDir;
 use crate::scoring::{self, BestRecord};
 
@@ -474,6 +476,17 @@ impl Trainer {
             offset += p.names.len();
             if let Err(d) = self.guard.check(p.step, &row) {
                 return Ok(Err(d));
+            }
+            for (stat, value, message) in self.guard.huge(p.step, &row) {
+                let w = WarningRecord {
+                    kind: "warning".into(),
+                    step: p.step,
+                    stat: stat.to_string(),
+                    value,
+                    message,
+                };
+                self.metrics.write(&w)?;
+                on_event(Event::Warning(&w));
             }
             for (n, k, x) in row {
                 if k == StatKind::GradsFinite {

@@ -7,12 +7,13 @@ use tch::{Kind, Tensor};
 /// Moves `tensors` (all of `kind`, on one device) into one new contiguous buffer, in order,
 /// and makes each of them a view of its slice (through `set_data`, so every shallow clone -
 /// the `VarStore` entry and the module's field alike - sees the move). Values are kept.
-/// Returns the buffer and each tensor's `(offset, length)` in it.
+/// Returns the buffer and each tensor's `(offset, length)` in it, or libtorch's error where the
+/// buffer cannot be allocated.
 pub(crate) fn flatten(
     tensors: &[Tensor],
     kind: Kind,
     device: tch::Device,
-) -> (Tensor, Vec<(i64, i64)>) {
+) -> Result<(Tensor, Vec<(i64, i64)>), tch::TchError> {
     let mut spans = Vec::with_capacity(tensors.len());
     let mut total = 0i64;
     for t in tensors {
@@ -20,7 +21,7 @@ pub(crate) fn flatten(
         spans.push((total, n));
         total += n;
     }
-    let flat = Tensor::zeros([total], (kind, device));
+    let flat = Tensor::f_zeros([total], (kind, device))?;
     tch::no_grad(|| {
         for (t, &(off, n)) in tensors.iter().zip(&spans) {
             let slice = flat.narrow(0, off, n);
@@ -28,7 +29,7 @@ pub(crate) fn flatten(
             t.shallow_clone().set_data(&slice.view(t.size().as_slice()));
         }
     });
-    (flat, spans)
+    Ok((flat, spans))
 }
 
 #[cfg(test)]
@@ -45,7 +46,8 @@ mod tests {
             &[a.shallow_clone(), b.shallow_clone()],
             Kind::Float,
             Device::Cpu,
-        );
+        )
+        .unwrap();
         assert_eq!(spans, vec![(0, 4), (4, 1)]);
         assert_eq!(
             Vec::<f32>::try_from(&flat).unwrap(),

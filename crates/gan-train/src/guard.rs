@@ -17,11 +17,18 @@ pub(crate) struct Divergence {
     pub what: String,
 }
 
+/// A loss whose magnitude reaches this is finite but almost surely diverging: the usual GAN
+/// losses (non-saturating, hinge, least squares, a WGAN critic with its penalty, pix2pix's
+/// L1 x 100) stay orders of magnitude below it.
+pub(crate) const HUGE_LOSS: f64 = 1e6;
+
 /// Running medians of each loss over the last `window` steps.
 #[derive(Debug)]
 pub(crate) struct Guard {
     cfg: GuardConfig,
     history: BTreeMap<&'static str, VecDeque<f64>>,
+    /// Per loss, the power of ten of the largest huge value already warned about.
+    warned: BTreeMap<&'static str, i32>,
 }
 
 impl Guard {
@@ -29,7 +36,43 @@ impl Guard {
         Guard {
             cfg: cfg.clone(),
             history: BTreeMap::new(),
+            warned: BTreeMap::new(),
         }
+    }
+
+    /// Losses of one step that are finite but at least [`HUGE_LOSS`] in magnitude, each
+    /// named once per power of ten it reaches (so a loss climbing from 1e6 to 1e16 is
+    /// reported as it climbs, not at every step): `(name, value, message)`.
+    pub(crate) fn huge(
+        &mut self,
+        step: u64,
+        stats: &[(&'static str, StatKind, f64)],
+    ) -> Vec<(&'static str, f64, String)> {
+        let mut out = Vec::new();
+        for &(name, kind, v) in stats {
+            if kind != StatKind::Loss || !v.is_finite() || v.abs() < HUGE_LOSS {
+                continue;
+            }
+            let power = v.abs().log10().floor() as i32;
+            if self.warned.get(name).is_some_and(|&p| p >= power) {
+                continue;
+            }
+            self.warned.insert(name, power);
+            let advice = if self.cfg.loss_multiple > 0.0 {
+                String::new()
+            } else {
+                "; set [guard] loss_multiple (e.g. 1000) to roll back on such spikes".into()
+            };
+            out.push((
+                name,
+                v,
+                format!(
+                    "`{name}` = {v:.3e} at step {step} is finite but huge (|loss| >= 1e{power}): \
+                     the run is probably diverging{advice}"
+                ),
+            ));
+        }
+        out
     }
 
     /// Forgets the history (after a rollback the losses start over).
@@ -112,6 +155,35 @@ mod tests {
             window,
             ..Default::default()
         })
+    }
+
+    #[test]
+    fn huge_finite_losses_are_named_once_per_power_of_ten() {
+        let mut g = guard(0.0, 10);
+        let row = |v: f64| {
+            [
+                ("d_loss", StatKind::Loss, v),
+                ("d_real", StatKind::Value, 1e9),
+            ]
+        };
+        assert!(g.huge(0, &row(3.0)).is_empty());
+        assert!(g.huge(1, &row(9.9e5)).is_empty());
+        let w = g.huge(2, &row(2.4e8));
+        assert_eq!(w.len(), 1, "values are not losses: {w:?}");
+        assert!(
+            w[0].2.contains("`d_loss` = 2.400e8 at step 2") && w[0].2.contains("loss_multiple"),
+            "{w:?}"
+        );
+        assert!(g.huge(3, &row(5e8)).is_empty(), "the same power of ten");
+        assert_eq!(
+            g.huge(4, &row(-1e16)).len(),
+            1,
+            "a larger one, negative too"
+        );
+        assert!(
+            g.huge(5, &row(f64::NAN)).is_empty(),
+            "non-finite is check()'s"
+        );
     }
 
     #[test]

@@ -55,7 +55,9 @@ pub use family::gan::write_csv;
 pub use family::{Family, Phase, PhaseCtx, StatKind, Stats};
 pub use metrics::MetricsWriter;
 pub use plan::Plan;
-pub use records::{EvalRecord, Event, Outcome, RollbackRecord, ScheduleRecord, TrainRecord};
+pub use records::{
+    EvalRecord, Event, Outcome, RollbackRecord, ScheduleRecord, TrainRecord, WarningRecord,
+};
 pub use run_dir::RunDir;
 pub use scoring::{
     cycle_labels, default_classifier_dir, generate_chunked, metric_value, BestRecord,

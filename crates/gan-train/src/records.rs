@@ -144,6 +144,22 @@ pub struct ScheduleRecord {
     pub message: String,
 }
 
+/// A `metrics.jsonl` record of a warning: a loss that is finite but huge (the run is likely
+/// diverging though no value is NaN or infinite yet).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WarningRecord {
+    /// Always `"warning"`.
+    pub kind: String,
+    /// The step (0-based) whose value it is about.
+    pub step: u64,
+    /// The statistic.
+    pub stat: String,
+    /// Its value.
+    pub value: f64,
+    /// The warning, in words.
+    pub message: String,
+}
+
 /// What the loop reports while it runs.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -162,6 +178,8 @@ pub enum Event<'a> {
     Checkpoint(&'a Path),
     /// The divergence guard rolled the run back.
     Rollback(&'a RollbackRecord),
+    /// A warning was written (a huge but finite loss).
+    Warning(&'a WarningRecord),
 }
 
 /// How a call to [`crate::Trainer::run`] ended.

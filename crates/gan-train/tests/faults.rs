@@ -273,3 +273,49 @@ fn a_divergence_before_any_checkpoint_restarts_from_the_initial_weights() {
     assert_eq!(newest.step, 20);
     assert!(all_finite(&newest.path));
 }
+
+/// A WGAN critic without a penalty at learning rate 1: the losses climb past 1e8 while staying
+/// finite. The guard (with `loss_multiple` off, the default) does not roll back, but the run
+/// says so: `warning` records in metrics.jsonl, one per power of ten reached.
+#[test]
+fn huge_finite_losses_are_warned_about() {
+    let _rng = common::torch_rng_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny(200);
+    cfg.loss.kind = gan_losses::GanLoss::Wasserstein;
+    cfg.optim.lr_g = 1.0;
+    cfg.optim.lr_d = 1.0;
+    cfg.optim.beta1 = 0.0;
+    let mut t = Trainer::create(cfg, dir.path()).unwrap();
+    let mut seen = Vec::new();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    t.run(&stop, &mut |e| {
+        if let gan_train::Event::Warning(w) = e {
+            seen.push(w.clone());
+        }
+    })
+    .unwrap();
+    let text = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+    let written: Vec<gan_train::WarningRecord> = text
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"warning\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!written.is_empty(), "no warning in {text}");
+    assert_eq!(written, seen, "every warning is both an event and a record");
+    for w in &written {
+        assert!(w.value.is_finite() && w.value.abs() >= 1e6, "{w:?}");
+        assert!(
+            w.message.contains(&w.stat) && w.message.contains("diverging"),
+            "{w:?}"
+        );
+    }
+    // Once per power of ten and statistic, not at every step.
+    let mut keys: Vec<(String, i32)> = written
+        .iter()
+        .map(|w| (w.stat.clone(), w.value.abs().log10().floor() as i32))
+        .collect();
+    let n = keys.len();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "{written:?}");
+}

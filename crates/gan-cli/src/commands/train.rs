@@ -190,8 +190,35 @@ pub fn handle_command(args: Args) -> Result<()> {
     }
 
     let mut progress = Progress::new(trainer.step(), total);
-    let outcome = trainer.run(&stop, &mut |e| progress.event(e));
+    // A libtorch failure inside a step that tch reports by panicking (memory running out
+    // mid-step, say) ends as an error that says what is kept, not as exit 101. Everything
+    // saved so far stays: checkpoints are only ever written whole.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        trainer.run(&stop, &mut |e| progress.event(e))
+    }));
     progress.finish();
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let what = crate::panic_message(panic.as_ref());
+            let newest = gan_train::checkpoint::latest(&run.join("checkpoints"))
+                .ok()
+                .flatten()
+                .map(|c| c.path.display().to_string());
+            anyhow::bail!(
+                "training stopped at step {} (libtorch failed; tch panicked): {what}\n  {}",
+                trainer.step(),
+                match newest {
+                    Some(p) => format!(
+                        "the newest checkpoint, {p}, is intact: fix the cause (often memory: a \
+                         smaller batch_size or model) and resume with gan train --resume {}",
+                        run.display()
+                    ),
+                    None => "no checkpoint was written yet".to_string(),
+                }
+            );
+        }
+    };
     match outcome? {
         Outcome::Finished { step } => {
             eprintln!("done: {step} steps. Results in {}:", run.display());

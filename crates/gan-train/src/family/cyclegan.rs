@@ -365,8 +365,8 @@ impl CycleganFamily {
         let d_b = TranslationDiscriminator::new(&(vs_d.root() / "b"), &cfg.discriminator, ca, h, w)
             .map_err(model_key)?;
         let o = optim;
-        let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps);
-        let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps);
+        let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps)?;
+        let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps)?;
         let pool_a = ImagePool::new(cfg.pool_size, [ca, h, w], device)?;
         let pool_b = ImagePool::new(cfg.pool_size, [cb, h, w], device)?;
         Ok(CycleganFamily {

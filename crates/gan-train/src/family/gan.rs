@@ -132,9 +132,9 @@ impl GanFamily {
         vs_ema.copy(&vs_g)?;
         vs_ema.freeze();
         let o = &plan.optim;
-        let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps);
-        let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps);
-        let ema = Ema::new(&vs_g, &opt_g, &vs_ema);
+        let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps)?;
+        let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps)?;
+        let ema = Ema::new(&vs_g, &opt_g, &vs_ema)?;
         let l = &plan.loss;
         let mut d_phase = Phase::new("d", "opt_d");
         d_phase.repeat = plan.n_critic;

@@ -314,8 +314,8 @@ impl Pix2pixFamily {
         )
         .map_err(model_key)?;
         let o = optim;
-        let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps);
-        let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps);
+        let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps)?;
+        let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps)?;
         Ok(Pix2pixFamily {
             cfg: cfg.clone(),
             optim: optim.clone(),
