@@ -1,22 +1,37 @@
 //! `gan`: train, sample, evaluate and inspect GANs from the command line.
 //!
 //! ```text
-//! gan train [--config FILE] [--out DIR] [--device auto|cpu|cuda|cuda:N] [--seed N] [--steps N] [--resume DIR]
-//! gan sample --run DIR --n N --out FILE.csv|FILE.npy|FILE.png [--class K] [--seed N]
-//! gan eval --run DIR [--n N] [--classifier DIR] [--out FILE.json]
-//! gan eval --samples FILE.csv --data ring|grid   |   --samples FILE.npy --classifier DIR
-//! gan classifier train --data fashion-mnist|mnist|cifar10 [--pad N]   |   --config FILE
-//! gan translate --run DIR --input FILE.npy|FILE.png|DIR --out FILE.npy|FILE.png|DIR [--mode stochastic|eval]
-//! gan interpolate --run DIR --out FILE.png [--steps N] [--rows N] [--class K]
-//! gan doctor
+//! gan train [--config FILE|PRESET] [--out DIR] [--device auto|cpu|cuda|cuda:N] [--seed N] [--steps N]
+//!           [--resume DIR [--checkpoint step-N|DIR]]
+//! gan sample --run DIR --n N --out FILE.csv|FILE.npy|FILE.png [--checkpoint latest|best|step-N|DIR]
+//!            [--class K] [--seed N] [--device D]
+//! gan translate --run DIR --input FILE.npy|FILE.png|DIR --out FILE.npy|FILE.png|DIR
+//!               [--mode stochastic|eval] [--direction a-to-b|b-to-a]
+//!               [--checkpoint latest|best|step-N|DIR] [--seed N] [--device D]
+//! gan interpolate --run DIR --out FILE.png [--steps 10] [--rows 8] [--class K] [--linear] [--seed N]
+//!                 [--device D]
+//! gan eval --run DIR [--checkpoint latest|best|step-N|DIR] [--n N] [--mode stochastic|eval]
+//!          [SCORING] [--gan-train [--gan-train-epochs N]] [--seed N] [--device D] [--out FILE.json]
+//! gan eval --samples FILE.csv --data ring|grid [--out FILE.json]
+//! gan eval --samples FILE.npy [--labels FILE.npy] [--targets FILE.npy] [SCORING] [--out FILE.json]
+//!     SCORING: [--classifier DIR | --no-classifier] [--inception FILE.pt | --no-inception]
+//!              [--reference NAME:SPLIT|none] [--reference-images 10000]
+//! gan classifier train --data fashion-mnist|mnist|cifar10 [--dir DIR] [--pad N] | --config FILE|PRESET
+//!                      [--epochs 3] [--batch-size 128] [--width 32] [--seed N] [--threads N]
+//!                      [--device D] [--out DIR]
+//! gan configs [--show PRESET]
+//! gan completions bash|zsh|fish|elvish|powershell
+//! gan doctor [--json]
 //! ```
-//! With no arguments, `gan train` trains the built-in ring preset (`configs/ring.toml`).
+//! With no arguments, `gan train` trains the built-in ring preset (`configs/ring.toml`);
+//! `--config NAME` takes any shipped preset by name (`gan configs` lists them).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod presets;
 mod progress;
 
 #[derive(Parser, Debug)]
@@ -42,6 +57,10 @@ enum Command {
     Classifier(commands::classifier::Args),
     /// Report libtorch, CUDA and cuDNN availability and threads.
     Doctor(commands::doctor::Args),
+    /// List the shipped presets (`gan train --config NAME`) with their descriptions.
+    Configs(commands::configs::Args),
+    /// Print a shell completion script: `gan completions bash > ~/.local/share/bash-completion/completions/gan`.
+    Completions(commands::completions::Args),
     /// Time training steps (used by `cargo xtask bench`).
     #[command(hide = true)]
     Bench(commands::bench::Args),
@@ -96,6 +115,8 @@ fn main() -> ExitCode {
         Command::Interpolate(a) => commands::interpolate::handle_command(a),
         Command::Classifier(a) => commands::classifier::handle_command(a),
         Command::Doctor(a) => commands::doctor::handle_command(a),
+        Command::Configs(a) => commands::configs::handle_command(a),
+        Command::Completions(a) => commands::completions::handle_command::<Cli>(a),
         Command::Bench(a) => commands::bench::handle_command(a),
     };
     match result {

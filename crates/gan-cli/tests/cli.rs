@@ -441,3 +441,172 @@ fn sigterm_checkpoints_and_exits_cleanly() {
         "{t}"
     );
 }
+
+/// The `--flags` each usage line of a text block gives per subcommand (`gan eval ...` lines
+/// and their indented continuation lines such as `SCORING: ...`).
+fn documented_flags(
+    block: &str,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    let mut current = None;
+    for line in block.lines() {
+        let line = line.trim_start_matches("//!").trim();
+        if let Some(rest) = line.strip_prefix("gan ") {
+            // `gan classifier train ...`: the command is every plain word before the flags.
+            let words: Vec<&str> = rest
+                .split_whitespace()
+                .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+                .collect();
+            current = Some(words.join(" "));
+        }
+        let Some(cmd) = &current else { continue };
+        let flags = out.entry(cmd.clone()).or_default();
+        for word in line.split(|c: char| !(c.is_alphanumeric() || c == '-')) {
+            if word.starts_with("--") && word.len() > 2 {
+                flags.insert(word.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn help_flags(cmd: &str) -> std::collections::BTreeSet<String> {
+    let args: Vec<&str> = cmd.split_whitespace().chain(["--help"]).collect();
+    let o = gan(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    // Option lines only (`  -n, --n <N>`, `      --config <CONFIG>`), not their descriptions.
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-') && !l.starts_with("- "))
+        .filter_map(|l| {
+            l.split(|c: char| !(c.is_alphanumeric() || c == '-'))
+                .find(|w| w.starts_with("--") && w.len() > 2)
+        })
+        .filter(|w| *w != "--help" && *w != "--version")
+        .map(str::to_string)
+        .collect()
+}
+
+fn text_block_after(doc: &str, heading: &str) -> String {
+    let start = doc.find(heading).unwrap_or_else(|| panic!("no {heading}"));
+    let rest = &doc[start..];
+    let open = rest.find("```text").unwrap() + "```text".len();
+    let close = rest[open..].find("```").unwrap();
+    rest[open..open + close].to_string()
+}
+
+/// README's command list and the usage block of `crates/gan-cli/src/main.rs` give exactly the
+/// flags that `gan <command> --help` has, for every command they list.
+#[test]
+fn the_documented_usage_matches_the_real_flags() {
+    let readme = include_str!("../../../README.md");
+    let main_rs = include_str!("../src/main.rs");
+    for (what, block) in [
+        (
+            "README.md",
+            text_block_after(readme, "## The `gan` command"),
+        ),
+        ("main.rs", text_block_after(main_rs, "//! `gan`")),
+    ] {
+        let documented = documented_flags(&block);
+        for (cmd, flags) in &documented {
+            let real = help_flags(cmd.trim_end_matches(':'));
+            let missing: Vec<_> = real.difference(flags).collect();
+            let extra: Vec<_> = flags.difference(&real).collect();
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "{what}: `gan {cmd}` lacks {missing:?} and lists unknown {extra:?}"
+            );
+        }
+        // Every visible subcommand is listed.
+        let o = gan(&["--help"]);
+        let help = String::from_utf8_lossy(&o.stdout).to_string();
+        let commands: Vec<&str> = help
+            .split("Commands:")
+            .nth(1)
+            .unwrap()
+            .split("Options:")
+            .next()
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|c| *c != "help")
+            .collect();
+        for c in commands {
+            assert!(
+                documented.keys().any(|k| k.split(' ').next() == Some(c)),
+                "{what} does not list `gan {c}`"
+            );
+        }
+    }
+}
+
+#[test]
+fn presets_by_name_completions_and_checkpoint_names() {
+    let o = gan(&["configs"]);
+    assert!(o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("ring ") && t.contains("grid ") && t.contains("8 Gaussians"),
+        "{t}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("r");
+    let o = gan(&[
+        "train",
+        "--config",
+        "grid",
+        "--steps",
+        "2",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(saved.contains("name = \"grid\""), "{saved}");
+    let t = text(&gan(&["train", "--config", "gird"]));
+    assert!(
+        t.contains("no preset of that name") && t.contains("grid"),
+        "{t}"
+    );
+
+    let o = gan(&["completions", "bash"]);
+    assert!(
+        o.status.success() && text(&o).contains("_gan"),
+        "{}",
+        text(&o)
+    );
+
+    let o = gan(&[
+        "sample",
+        "--run",
+        run.to_str().unwrap(),
+        "--n",
+        "4",
+        "--out",
+        "x.csv",
+        "--checkpoint",
+        "lates",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(
+        t.contains("`lates` is not a checkpoint") && t.contains("latest, best, step-N"),
+        "{t}"
+    );
+    let out = dir.path().join("s.csv");
+    let o = gan(&[
+        "sample",
+        "--run",
+        run.to_str().unwrap(),
+        "--n",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+        "--checkpoint",
+        "step-2",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+}

@@ -160,6 +160,24 @@ pub fn dir_name(step: u64) -> String {
     format!("step-{step:09}")
 }
 
+/// Parses a checkpoint named on the command line: `step-N` (any zero padding, so `step-600`
+/// is `step-000000600`) or the path of a folder (it must exist, or contain a path separator
+/// to say it is meant as a path). Anything else is an error listing the choices, so that a
+/// typo such as `lates` is not taken for a folder name.
+pub fn parse_name(s: &str) -> std::result::Result<PathBuf, String> {
+    if let Some(step) = parse_step(s) {
+        return Ok(PathBuf::from(dir_name(step)));
+    }
+    let path = Path::new(s);
+    if path.is_dir() || s.contains('/') || s.contains(std::path::MAIN_SEPARATOR) {
+        return Ok(path.to_path_buf());
+    }
+    Err(format!(
+        "`{s}` is not a checkpoint: use latest, best, step-N (e.g. step-600) or the path of a \
+         checkpoint folder"
+    ))
+}
+
 /// The step a folder name `step-N` stands for.
 fn parse_step(name: &str) -> Option<u64> {
     name.strip_prefix("step-")

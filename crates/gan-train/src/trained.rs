@@ -36,7 +36,7 @@ impl std::str::FromStr for WhichCheckpoint {
         Ok(match s {
             "latest" => WhichCheckpoint::Latest,
             "best" => WhichCheckpoint::Best,
-            dir => WhichCheckpoint::Dir(PathBuf::from(dir)),
+            other => WhichCheckpoint::Dir(checkpoint::parse_name(other)?),
         })
     }
 }

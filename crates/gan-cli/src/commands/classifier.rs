@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use gan_data::Split;
 use gan_eval::{Classifier, ClassifierConfig, TrainEvent};
 use gan_tensor::DeviceSpec;
-use gan_train::{default_classifier_dir, load_images, DataConfig, TrainConfig};
+use gan_train::{default_classifier_dir, load_images, DataConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -82,7 +82,7 @@ fn train(args: TrainArgs) -> Result<()> {
         tch::set_num_threads(args.threads);
     }
     let data = match (&args.config, args.data) {
-        (Some(path), _) => TrainConfig::from_toml_file(path)?.data,
+        (Some(path), _) => crate::presets::load(path)?.data,
         (None, Some(DataName::FashionMnist)) => DataConfig::FashionMnist {
             dir: args.dir.clone(),
             split: Split::Train,

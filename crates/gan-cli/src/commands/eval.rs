@@ -17,7 +17,7 @@ pub struct Args {
     /// Run folder to evaluate (samples its EMA generator).
     #[arg(long, required_unless_present = "samples", conflicts_with = "samples")]
     run: Option<PathBuf>,
-    /// Which checkpoint of the run: latest, best (by the config's eval.best) or a folder.
+    /// Which checkpoint of the run: latest, best (by the config's eval.best), step-N or a folder.
     #[arg(long, default_value = "latest")]
     checkpoint: WhichCheckpoint,
     /// Samples to evaluate instead of a run: a CSV of `x,y` points (needs --data), or a
@@ -38,8 +38,9 @@ pub struct Args {
     /// shape), to add L1, PSNR and SSIM (how translation runs are scored).
     #[arg(long, requires = "samples")]
     targets: Option<PathBuf>,
-    /// A classifier folder (`gan classifier train`) to score images with. Default for runs:
-    /// classifiers/<data>-<H>x<W>; samples files are scored with a classifier only when given.
+    /// A classifier folder (`gan classifier train`) to score images with. Default:
+    /// classifiers/<data>-<H>x<W> of the run's data, or of --reference's for samples files,
+    /// when it exists.
     #[arg(long)]
     classifier: Option<PathBuf>,
     /// Skip the classifier scores.

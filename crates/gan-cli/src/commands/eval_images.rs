@@ -629,10 +629,23 @@ pub fn samples_file(args: &ImageArgs, file: &Path) -> Result<()> {
         Some(spec) if spec != "none" => Some(ReferenceSpec::Data(parse_reference(spec, &shape)?)),
         _ => None,
     };
+    // The same default as for runs: with a real reference, that data set's classifier for the
+    // samples' size (classifiers/<data>-<H>x<W>) when one has been trained.
     let classifier = if args.no_classifier {
         None
     } else {
-        args.classifier.clone()
+        args.classifier.clone().or_else(|| {
+            let spec = args.reference.as_deref().filter(|s| *s != "none")?;
+            let name = spec.split_once(':').map_or(spec, |(n, _)| n);
+            let dir = default_classifier_dir(name, &shape[1..]);
+            dir.join("classifier.json").exists().then(|| {
+                eprintln!(
+                    "classifier: {} (the default for {name}; --no-classifier skips it)",
+                    dir.display()
+                );
+                dir
+            })
+        })
     };
     let out = args
         .out

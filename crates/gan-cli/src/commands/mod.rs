@@ -1,6 +1,8 @@
 //! One file per subcommand, each with `Args` and `handle_command`.
 pub mod bench;
 pub mod classifier;
+pub mod completions;
+pub mod configs;
 pub mod doctor;
 pub mod eval;
 pub mod eval_images;

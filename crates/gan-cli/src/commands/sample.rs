@@ -11,7 +11,7 @@ pub struct Args {
     /// Run folder (its newest checkpoint's EMA generator is used).
     #[arg(long)]
     run: PathBuf,
-    /// Which checkpoint: latest, best (by the config's eval.best) or a folder.
+    /// Which checkpoint: latest, best (by the config's eval.best), step-N or a folder.
     #[arg(long, default_value = "latest")]
     checkpoint: WhichCheckpoint,
     /// Number of samples.

@@ -13,7 +13,7 @@ const RING_PRESET: &str = include_str!("../../../../configs/ring.toml");
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// TOML config (see configs/). Default: the built-in ring preset.
+    /// TOML config file, or a preset's name (`gan configs` lists them). Default: ring.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Run folder. Default: runs/<name>-NNN, the first free number.
@@ -31,9 +31,9 @@ pub struct Args {
     /// Continue the run in this folder from its newest checkpoint that verifies.
     #[arg(long, conflicts_with = "out")]
     resume: Option<PathBuf>,
-    /// With --resume: continue from this checkpoint instead (a name under checkpoints/, such
-    /// as step-000000600, or a folder). Newer checkpoints are moved to checkpoints/set-aside/.
-    #[arg(long, requires = "resume")]
+    /// With --resume: continue from this checkpoint instead (step-N, such as step-600, or a
+    /// checkpoint folder). Newer checkpoints are moved to checkpoints/set-aside/.
+    #[arg(long, requires = "resume", value_parser = gan_train::checkpoint::parse_name)]
     checkpoint: Option<PathBuf>,
 }
 
@@ -46,7 +46,7 @@ fn default_out(name: &str) -> PathBuf {
 
 pub fn handle_command(args: Args) -> Result<()> {
     let mut cfg = match (&args.config, &args.resume) {
-        (Some(path), _) => Some(TrainConfig::from_toml_file(path)?),
+        (Some(path), _) => Some(crate::presets::load(path)?),
         (None, Some(_)) => None,
         (None, None) => Some(TrainConfig::from_toml_str(
             RING_PRESET,

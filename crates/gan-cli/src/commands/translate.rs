@@ -53,7 +53,7 @@ pub struct Args {
     /// Which way to translate.
     #[arg(long, value_enum, default_value = "a-to-b")]
     direction: Direction,
-    /// Which checkpoint: latest, best or a folder.
+    /// Which checkpoint: latest, best, step-N or a folder.
     #[arg(long, default_value = "latest")]
     checkpoint: WhichCheckpoint,
     /// Test-time behaviour (default: the run's `model.test_mode`).
