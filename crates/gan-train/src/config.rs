@@ -324,6 +324,22 @@ pub enum BestMetric {
 }
 
 impl BestMetric {
+    /// Every score (not `None`), in the order plots are drawn.
+    pub const ALL: [BestMetric; 12] = [
+        BestMetric::Fid,
+        BestMetric::Kid,
+        BestMetric::Fcd,
+        BestMetric::ClassifierKid,
+        BestMetric::InceptionScore,
+        BestMetric::ClassifierScore,
+        BestMetric::StackedModes,
+        BestMetric::HighQuality,
+        BestMetric::ReverseKl,
+        BestMetric::L1,
+        BestMetric::Psnr,
+        BestMetric::Ssim,
+    ];
+
     /// Whether larger values are better.
     pub fn higher_is_better(self) -> bool {
         matches!(
@@ -398,8 +414,10 @@ fn default_name() -> String {
     "run".into()
 }
 
-/// The training data (`kind = "ring" | "grid" | "fashion-mnist" | "mnist" | "cifar10" |
-/// "folder"` in TOML).
+/// The training data, `kind = ...` in TOML: the 2D mixtures `"ring"`, `"grid"`; the image
+/// sets `"fashion-mnist"`, `"stacked-fashion-mnist"`, `"mnist"`, `"cifar10"`, `"folder"`,
+/// `"synthetic"`; the paired translation data `"edges"` (built in), `"aligned"`,
+/// `"paired-folders"`, `"synthetic-pairs"`; the unpaired `"hot"` (built in), `"unpaired"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum DataConfig {
@@ -1435,6 +1453,32 @@ steps = 10
 
     fn line_of(text: &str, needle: &str) -> usize {
         text.lines().position(|l| l == needle).unwrap() + 1
+    }
+
+    #[test]
+    fn the_data_kinds_doc_lists_every_kind() {
+        let err = TrainConfig::from_toml_str("[data]\nkind = \"?\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        let kinds: Vec<&str> = err
+            .split("expected one of")
+            .nth(1)
+            .unwrap()
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .collect();
+        assert!(kinds.len() >= 14, "{err}");
+        let src = include_str!("config.rs");
+        let doc_start = src.find("/// The training data, `kind = ...`").unwrap();
+        let doc =
+            &src[doc_start..src[doc_start..].find("pub enum DataConfig").unwrap() + doc_start];
+        for k in kinds {
+            assert!(
+                doc.contains(&format!("`\"{k}\"`")),
+                "the DataConfig doc lacks {k}"
+            );
+        }
     }
 
     #[test]

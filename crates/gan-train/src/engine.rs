@@ -138,6 +138,7 @@ impl Trainer {
             run.plots(),
             run.config(),
             run.metrics(),
+            run.data_info(),
         ]
         .into_iter()
         .filter(|p| !p.exists())
@@ -689,8 +690,9 @@ impl Trainer {
         self.metrics.write(&rec)?;
         let text = fs::read_to_string(self.run.metrics())
             .map_err(io_err("cannot read", self.run.metrics()))?;
-        plot_losses(&self.run, &text)?;
-        plot_scores(&self.run, &text, self.plan.eval.config.best)?;
+        let name = &self.cfg.name;
+        plot_losses(&self.run, name, &text)?;
+        plot_scores(&self.run, name, &text, self.plan.eval.config.best)?;
         on_event(Event::Eval(&rec));
         Ok(rec)
     }
@@ -785,55 +787,58 @@ impl Trainer {
     }
 }
 
-/// Redraws `plots/losses.png` from `metrics.jsonl`'s text: every named statistic against step.
-fn plot_losses(run: &RunDir, text: &str) -> Result<()> {
+/// Redraws `plots/losses.png` (and `.svg`) from `metrics.jsonl`'s text: every named
+/// statistic against step, one panel each.
+fn plot_losses(run: &RunDir, name: &str, text: &str) -> Result<()> {
     let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     for rec in text
         .lines()
         .filter_map(|l| serde_json::from_str::<TrainRecord>(l).ok())
         .filter(|r| r.kind == "train")
     {
-        for (name, v) in &rec.stats {
-            match series.iter_mut().find(|(n, _)| n == name) {
+        for (stat, v) in &rec.stats {
+            match series.iter_mut().find(|(n, _)| n == stat) {
                 Some((_, s)) => s.push((rec.step as f64, *v)),
-                None => series.push((name.clone(), vec![(rec.step as f64, *v)])),
+                None => series.push((stat.clone(), vec![(rec.step as f64, *v)])),
             }
         }
     }
-    // Losses on one plot: the statistics whose names say they are losses, else all.
-    let losses: Vec<(&str, Vec<(f64, f64)>)> = series
+    let shown: Vec<plot::Series> = series
         .iter()
-        .filter(|(n, _)| n.ends_with("loss"))
         .map(|(n, s)| (n.as_str(), s.clone()))
         .collect();
-    let shown = if losses.is_empty() {
-        series
-            .iter()
-            .map(|(n, s)| (n.as_str(), s.clone()))
-            .collect()
-    } else {
-        losses
-    };
-    plot::lines(&run.plots().join("losses.png"), &shown)
+    plot::statistics(&run.plots().join("losses.png"), name, &shown)
 }
 
-/// Draws `plots/<score>.png`, a score over the run's evaluations: `eval.best`'s, else FID,
-/// else FCD (nothing when the evaluations have none of them).
-fn plot_scores(run: &RunDir, text: &str, best: BestMetric) -> Result<()> {
+/// Draws `plots/<score>.png` (and `.svg`) for every score the evaluations hold, each against
+/// step, with the best checkpoint (`best/best.json`) marked on the score that picks it.
+fn plot_scores(run: &RunDir, name: &str, text: &str, best: BestMetric) -> Result<()> {
     let evals: Vec<EvalRecord> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<EvalRecord>(l).ok())
         .filter(|r| r.kind == "eval")
         .collect();
-    for metric in [best, BestMetric::Fid, BestMetric::Fcd, BestMetric::Psnr] {
+    let best_at = BestRecord::read(&run.best())?.map(|b| b.step as f64);
+    for metric in BestMetric::ALL {
         let pts: Vec<(f64, f64)> = evals
             .iter()
             .filter_map(|r| scoring::metric_value(metric, r).map(|v| (r.step as f64, v)))
             .collect();
-        if !pts.is_empty() {
-            let name = metric.name();
-            return plot::lines(&run.plots().join(format!("{name}.png")), &[(name, pts)]);
+        if pts.is_empty() {
+            continue;
         }
+        let marked = (metric == best)
+            .then_some(best_at)
+            .flatten()
+            .and_then(|x| pts.iter().copied().find(|p| p.0 == x));
+        plot::score(
+            &run.plots().join(format!("{}.png", metric.name())),
+            name,
+            metric.name(),
+            &pts,
+            metric.higher_is_better(),
+            marked,
+        )?;
     }
     Ok(())
 }

@@ -79,6 +79,14 @@ pub enum Error {
     /// libtorch failed.
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+    /// A plot could not be drawn.
+    #[error("cannot draw the plot {path}: {message}")]
+    Plot {
+        /// The plot file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// A file operation failed.
     #[error("{action} {path}")]
     Io {

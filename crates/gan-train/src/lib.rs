@@ -10,7 +10,12 @@
 //!   `keep` kept) and strict layout checks on load.
 //! * `metrics.jsonl` ([`TrainRecord`], [`EvalRecord`]), sample CSVs, scatter and loss plots.
 //!
-//! A run folder: `config.toml`, `metrics.jsonl`, `checkpoints/step-N/`, `samples/`, `plots/`.
+//! A run folder (see [`RunDir`]): `config.toml` (the resolved config), `data.json` (what the
+//! data is: shape, classes, name), `metrics.jsonl`
+//! (`train`, `eval`, `rollback`, `schedule` and `warning` records), `checkpoints/step-N/`
+//! (`state.safetensors` + `meta.json`; `rejected/` and `set-aside/` hold checkpoints that
+//! failed verification or were passed over by `--checkpoint`), `best/` (`best.json`, the best
+//! checkpoint by `eval.best`), `samples/`, `plots/`, and `eval.json` once `gan eval` ran.
 //!
 //! ```no_run
 //! use std::sync::atomic::AtomicBool;
@@ -60,6 +65,7 @@ pub use records::{
 };
 pub use run_dir::RunDir;
 pub use scoring::{
-    cycle_labels, default_classifier_dir, generate_chunked, metric_value, BestRecord,
+    cycle_labels, default_classifier_dir, generate_chunked, metric_value,
+    missing_default_classifier, BestRecord,
 };
 pub use trained::{TrainedGenerator, TrainedTranslator, WhichCheckpoint};

@@ -1,7 +1,15 @@
-//! PNG plots written into the run folder (no font: the file name says what it is).
+//! Plots written into the run folder: training statistics and evaluation scores as curves
+//! with axes, numbers, axis titles, legends and a title naming the run (PNG, and SVG beside
+//! it), drawn with `plotters`; sample grids and the 2D scatter as plain images.
+//!
+//! Text is drawn with DejaVu Sans (Bitstream Vera licence), embedded in the binary through the
+//! `dejavu` crate, so plots render the same on a machine without fontconfig or system fonts.
 use std::path::Path;
+use std::sync::OnceLock;
 
 use image::{Rgb, RgbImage};
+use plotters::coord::Shift;
+use plotters::prelude::*;
 use tch::{Kind, Tensor};
 
 use crate::error::{Error, Result};
@@ -64,66 +72,302 @@ pub fn scatter_2d(
     save_png(&img, path)
 }
 
-/// Line plot of several series (e.g. losses) against step, each in its own colour,
-/// y-range fitted to the finite values.
-pub fn lines(path: &Path, series: &[(&str, Vec<(f64, f64)>)]) -> Result<()> {
-    let (w, h) = (800u32, 400u32);
-    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
-    let pts = series
+/// One named series of `(step, value)` points.
+pub type Series<'a> = (&'a str, Vec<(f64, f64)>);
+
+/// Which point of a panel's series to mark, and its legend text.
+type MarkFn<'a> = dyn Fn(&str, &[(f64, f64)]) -> Option<(f64, f64, String)> + 'a;
+
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(23, 190, 207),
+];
+
+/// Registers the embedded font once (plotters' `ab_glyph` text looks fonts up by name).
+fn font() -> Result<()> {
+    static DONE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+            .map_err(|_| "the embedded DejaVu Sans font does not load".to_string())?;
+        plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold())
+            .map_err(|_| "the embedded DejaVu Sans Bold font does not load".to_string())
+    })
+    .clone()
+    .map_err(|message| Error::Plot {
+        path: Default::default(),
+        message,
+    })
+}
+
+fn plot_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> Error + '_ {
+    move |e| Error::Plot {
+        path: path.to_path_buf(),
+        message: format!("{e:?}"),
+    }
+}
+
+/// TensorBoard's smoothing: an exponential moving average with weight `w`, debiased so that
+/// the first points are not pulled towards zero.
+pub fn smooth(values: &[f64], w: f64) -> Vec<f64> {
+    let (mut last, mut n) = (0.0, 0);
+    values
         .iter()
-        .flat_map(|(_, s)| s.iter())
-        .filter(|p| p.0.is_finite() && p.1.is_finite());
-    let (mut x0, mut x1, mut y0, mut y1) = (
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    );
-    for &(x, y) in pts {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    if !x0.is_finite() {
-        return save_png(&img, path);
-    }
-    if x1 <= x0 {
-        x1 = x0 + 1.0;
-    }
-    if y1 <= y0 {
-        y1 = y0 + 1.0;
-    }
-    let pad = 10.0;
-    let fx = |x: f64| pad + (x - x0) / (x1 - x0) * (w as f64 - 2.0 * pad);
-    let fy = |y: f64| h as f64 - pad - (y - y0) / (y1 - y0) * (h as f64 - 2.0 * pad);
-    if y0 < 0.0 && y1 > 0.0 {
-        for x in 0..w {
-            put(&mut img, x as f64, fy(0.0), Rgb([200, 200, 200]));
-        }
-    }
-    let palette = [
-        Rgb([31, 119, 180]),
-        Rgb([214, 39, 40]),
-        Rgb([44, 160, 44]),
-        Rgb([148, 103, 189]),
-    ];
-    for (i, (_, s)) in series.iter().enumerate() {
-        let c = palette[i % palette.len()];
-        for pair in s.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
-            if !(a.1.is_finite() && b.1.is_finite()) {
-                continue;
+        .map(|&v| {
+            if !v.is_finite() {
+                return v;
             }
-            let (ax, ay, bx, by) = (fx(a.0), fy(a.1), fx(b.0), fy(b.1));
-            let n = ((bx - ax).abs().max((by - ay).abs()).ceil() as usize).max(1);
-            for t in 0..=n {
-                let f = t as f64 / n as f64;
-                put(&mut img, ax + f * (bx - ax), ay + f * (by - ay), c);
-            }
-        }
+            last = last * w + (1.0 - w) * v;
+            n += 1;
+            last / (1.0 - w.powi(n))
+        })
+        .collect()
+}
+
+/// The smoothing weight for `n` points: none for a handful, up to 0.9 for long runs.
+fn smoothing_for(n: usize) -> f64 {
+    match n {
+        0..=10 => 0.0,
+        11..=50 => 0.6,
+        _ => 0.9,
     }
-    save_png(&img, path)
+}
+
+/// A range that shows `values` with a margin (and a non-empty one for a constant series).
+fn fit(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        return None;
+    }
+    let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
+    Some((lo - 0.05 * span, hi + 0.05 * span))
+}
+
+/// Number labels that stay short: 1.2e6 rather than 1200000.000.
+fn label(v: &f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e5).contains(&a) {
+        format!("{v:.1e}")
+    } else if a >= 100.0 || *v == v.round() {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// Draws one panel: raw points (light) under the smoothed line, axes with numbers and titles,
+/// a legend, and an optional marked point (the best checkpoint).
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    y_title: &str,
+    color: RGBColor,
+    points: &[(f64, f64)],
+    mark: Option<(f64, f64, String)>,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let finite: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .collect();
+    let (x0, x1) = fit(finite.iter().map(|p| p.0)).unwrap_or((0.0, 1.0));
+    let (y0, y1) = fit(finite.iter().map(|p| p.1)).unwrap_or((0.0, 1.0));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 18).into_font().style(FontStyle::Bold))
+        .margin(8)
+        .x_label_area_size(38)
+        .y_label_area_size(62)
+        .build_cartesian_2d(x0..x1, y0..y1)?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc(y_title)
+        .x_label_formatter(&label)
+        .y_label_formatter(&label)
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
+        .light_line_style(RGBColor(246, 246, 246))
+        .draw()?;
+    let w = smoothing_for(finite.len());
+    let raw_style = color.mix(if w > 0.0 { 0.35 } else { 1.0 });
+    chart
+        .draw_series(
+            finite
+                .iter()
+                .map(|&(x, y)| Circle::new((x, y), 2, raw_style.filled())),
+        )?
+        .label(if w > 0.0 { "raw" } else { "value" })
+        .legend(move |(x, y)| Circle::new((x + 10, y), 3, raw_style.filled()));
+    if w > 0.0 {
+        let ys: Vec<f64> = finite.iter().map(|p| p.1).collect();
+        let smoothed = smooth(&ys, w);
+        chart
+            .draw_series(LineSeries::new(
+                finite.iter().map(|p| p.0).zip(smoothed),
+                color.stroke_width(2),
+            ))?
+            .label(format!("smoothed (EMA {w})"))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    } else if finite.len() > 1 {
+        chart.draw_series(LineSeries::new(
+            finite.iter().copied(),
+            color.stroke_width(2),
+        ))?;
+    }
+    if let Some((mx, my, text)) = mark {
+        let gold = RGBColor(230, 159, 0);
+        chart
+            .draw_series(std::iter::once(TriangleMarker::new(
+                (mx, my),
+                9,
+                gold.filled(),
+            )))?
+            .label(text)
+            .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 6, gold.filled()));
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(mx, y0), (mx, y1)],
+            gold.mix(0.6).stroke_width(1),
+        )))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 12))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()?;
+    Ok(())
+}
+
+/// Panels in a grid under a title: what both the PNG and the SVG draw.
+fn panels<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    series: &[Series],
+    y_title: &dyn Fn(&str) -> String,
+    mark: &MarkFn,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let root = root.titled(title, ("sans-serif", 22).into_font().style(FontStyle::Bold))?;
+    let cols = series.len().clamp(1, 3);
+    let rows = series.len().div_ceil(cols).max(1);
+    for (i, (area, (name, points))) in root
+        .split_evenly((rows, cols))
+        .iter()
+        .zip(series)
+        .enumerate()
+    {
+        panel(
+            area,
+            name,
+            &y_title(name),
+            PALETTE[i % PALETTE.len()],
+            points,
+            mark(name, points),
+        )?;
+    }
+    root.present()
+}
+
+/// Writes `path` (PNG) and the same plot as SVG beside it: one panel per series.
+fn write_panels(
+    path: &Path,
+    title: &str,
+    series: &[Series],
+    y_title: &dyn Fn(&str) -> String,
+    mark: &MarkFn,
+) -> Result<()> {
+    font()?;
+    let cols = series.len().clamp(1, 3) as u32;
+    let rows = series.len().div_ceil(cols as usize).max(1) as u32;
+    let (w, h) = (cols * 460, 50 + rows * 300);
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        panels(root, title, series, y_title, mark).map_err(plot_err(path))?;
+    }
+    let img = RgbImage::from_raw(w, h, buf).ok_or_else(|| Error::Plot {
+        path: path.to_path_buf(),
+        message: "the drawing buffer has the wrong size".into(),
+    })?;
+    save_png(&img, path)?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        panels(root, title, series, y_title, mark).map_err(plot_err(path))?;
+    }
+    gan_tensor::write_atomic(&path.with_extension("svg"), svg.as_bytes())?;
+    Ok(())
+}
+
+/// `plots/losses.png` (and `.svg`): every named training statistic against step, one panel
+/// each, the smoothed line over the raw points, under a title naming the run.
+pub fn statistics(path: &Path, run: &str, series: &[Series]) -> Result<()> {
+    write_panels(
+        path,
+        &format!("{run}: training statistics"),
+        series,
+        &|name: &str| {
+            if name.ends_with("loss") {
+                "loss".into()
+            } else {
+                name.into()
+            }
+        },
+        &|_: &str, _: &[(f64, f64)]| None,
+    )
+}
+
+/// `plots/<score>.png` (and `.svg`): an evaluation score against step, with `best` (the best
+/// checkpoint's step and value) marked, or else the best value of the curve
+/// (`higher_is_better` says which end that is).
+pub fn score(
+    path: &Path,
+    run: &str,
+    name: &str,
+    points: &[(f64, f64)],
+    higher_is_better: bool,
+    best: Option<(f64, f64)>,
+) -> Result<()> {
+    let mark = |_: &str, pts: &[(f64, f64)]| {
+        if let Some((x, y)) = best {
+            return Some((x, y, format!("best checkpoint (step {x:.0})")));
+        }
+        let pick = pts
+            .iter()
+            .copied()
+            .filter(|p| p.1.is_finite())
+            .reduce(|a, b| {
+                if (b.1 > a.1) == higher_is_better && b.1 != a.1 {
+                    b
+                } else {
+                    a
+                }
+            })?;
+        Some((pick.0, pick.1, format!("best value (step {:.0})", pick.0)))
+    };
+    let better = if higher_is_better {
+        "higher is better"
+    } else {
+        "lower is better"
+    };
+    write_panels(
+        path,
+        &format!("{run}: {name} ({better})"),
+        &[(name, points.to_vec())],
+        &|n: &str| n.to_string(),
+        &mark,
+    )
 }
 
 fn put(img: &mut RgbImage, x: f64, y: f64, c: Rgb<u8>) {
@@ -224,6 +468,61 @@ mod tests {
             (1.5 * scale).round() as u32,
         );
         assert_eq!(mean.0, [214, 39, 40]);
+    }
+
+    #[test]
+    fn statistics_and_scores_draw_png_and_svg_with_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("losses.png");
+        let d: Vec<(f64, f64)> = (0..200)
+            .map(|i| (i as f64 * 10.0, 1.0 + (i as f64).sin()))
+            .collect();
+        let g: Vec<(f64, f64)> = (0..200)
+            .map(|i| (i as f64 * 10.0, 2e6 * i as f64))
+            .collect();
+        statistics(&path, "my-run", &[("d_loss", d.clone()), ("g_loss", g)]).unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (920, 350));
+        // Something besides white and the two series colours was drawn: text and axes.
+        let dark = img.pixels().filter(|p| p.0.iter().all(|&c| c < 80)).count();
+        assert!(dark > 500, "no text or axes drawn ({dark} dark pixels)");
+        let svg = std::fs::read_to_string(path.with_extension("svg")).unwrap();
+        for text in [
+            "my-run: training statistics",
+            "d_loss",
+            "g_loss",
+            "step",
+            "smoothed (EMA 0.9)",
+            "raw",
+        ] {
+            assert!(svg.contains(text), "the SVG lacks {text:?}");
+        }
+        assert!(
+            svg.contains("e6") || svg.contains("e8"),
+            "large numbers in short form"
+        );
+        let path = dir.path().join("fcd.png");
+        score(&path, "my-run", "fcd", &d[..8], false, Some((30.0, 0.5))).unwrap();
+        let svg = std::fs::read_to_string(path.with_extension("svg")).unwrap();
+        assert!(svg.contains("best checkpoint (step 30)") && svg.contains("lower is better"));
+        score(&path, "r", "psnr", &d[..8], true, None).unwrap();
+        let svg = std::fs::read_to_string(path.with_extension("svg")).unwrap();
+        assert!(
+            svg.contains("best value (step 20)"),
+            "the highest of 1 + sin(i) is at i = 2"
+        );
+        // An empty or non-finite series still draws (an empty panel), never panics.
+        statistics(&path, "r", &[("x", vec![(0.0, f64::NAN)])]).unwrap();
+        statistics(&path, "r", &[]).unwrap();
+    }
+
+    #[test]
+    fn smoothing_is_debiased_and_labels_are_short() {
+        let s = smooth(&[2.0, 2.0, 2.0], 0.9);
+        assert!(s.iter().all(|v| (v - 2.0).abs() < 1e-12), "{s:?}");
+        assert_eq!(label(&1234567.0), "1.2e6");
+        assert_eq!(label(&0.25), "0.25");
+        assert_eq!(label(&300.0), "300");
     }
 
     #[test]

@@ -55,6 +55,52 @@ pub fn default_classifier_dir(name: &str, shape: &[i64]) -> PathBuf {
     Classifier::default_dir(&format!("{name}-{}x{}", shape[1], shape[2]))
 }
 
+/// The labelled data set whose domain classifier `cfg`'s `[eval]` will load from its default
+/// place (`eval.classifier` unset) but that is not there yet: the data to train it on and the
+/// folder it belongs in, so that `gan train` can train it first and a shipped preset just
+/// runs. `None` when no classifier is needed, one is named, or it exists; and for data sets
+/// with no labelled source of their own (folders, synthetic data: those keep the error).
+pub fn missing_default_classifier(
+    cfg: &crate::TrainConfig,
+) -> Result<Option<(crate::DataConfig, PathBuf)>> {
+    use crate::DataConfig as D;
+    let plan = crate::plan::Plan::resolve(cfg)?;
+    let e = &plan.eval.config;
+    if !e.classifier_scores || e.classifier.is_some() || plan.eval.reference.is_none() {
+        return Ok(None);
+    }
+    let fashion = |dir: &Option<PathBuf>, pad: usize| D::FashionMnist {
+        dir: dir.clone(),
+        split: gan_data::Split::Train,
+        pad,
+    };
+    let (data, side) = match &cfg.data {
+        D::FashionMnist { dir, pad, .. } | D::StackedFashionMnist { dir, pad, .. } => {
+            (fashion(dir, *pad), 28 + 2 * *pad)
+        }
+        D::Mnist { dir, pad, .. } => (
+            D::Mnist {
+                dir: dir.clone(),
+                split: gan_data::Split::Train,
+                pad: *pad,
+            },
+            28 + 2 * *pad,
+        ),
+        D::Cifar10 { dir, .. } => (
+            D::Cifar10 {
+                dir: dir.clone(),
+                split: gan_data::Split::Train,
+            },
+            32,
+        ),
+        D::Edges { dir, .. } | D::Hot { dir, .. } => (fashion(dir, 2), 32),
+        _ => return Ok(None),
+    };
+    let side = side as i64;
+    let dir = default_classifier_dir(data.name(), &[1, side, side]);
+    Ok((!dir.join("classifier.json").exists()).then_some((data, dir)))
+}
+
 /// The evaluator `[eval]` asks for (`None` when it asks for no image score).
 pub(crate) fn build_evaluator(
     plan: &EvalPlan,

@@ -99,14 +99,6 @@ fn train(args: TrainArgs) -> Result<()> {
         },
         (None, None) => bail!("give --data or --config"),
     };
-    let train_ds = load_images(&data.with_split(Split::Train)?)?;
-    let test_ds = load_images(&data.with_split(Split::Test)?)?;
-    let shape = [train_ds.channels, train_ds.height, train_ds.width].map(|d| d as i64);
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_classifier_dir(data.name(), &shape));
-    let device = args.device.resolve()?;
     let cfg = ClassifierConfig {
         width: args.width,
         epochs: args.epochs,
@@ -114,6 +106,22 @@ fn train(args: TrainArgs) -> Result<()> {
         seed: args.seed,
         ..Default::default()
     };
+    train_classifier(&data, &cfg, args.device.resolve()?, args.out.clone())
+}
+
+/// Trains the domain classifier of `data` (its train split; accuracy on the test split) with
+/// a progress line per 100 steps, and saves it to `out` (default:
+/// `classifiers/<data>-<H>x<W>`, where `gan eval` and `[eval]` look).
+pub fn train_classifier(
+    data: &DataConfig,
+    cfg: &ClassifierConfig,
+    device: tch::Device,
+    out: Option<std::path::PathBuf>,
+) -> Result<()> {
+    let train_ds = load_images(&data.with_split(Split::Train)?)?;
+    let test_ds = load_images(&data.with_split(Split::Test)?)?;
+    let shape = [train_ds.channels, train_ds.height, train_ds.width].map(|d| d as i64);
+    let out = out.unwrap_or_else(|| default_classifier_dir(data.name(), &shape));
     eprintln!(
         "training a classifier on {} ({} images {:?}, {} classes) for {} epochs on {:?} ({} \
          threads); test: {} ({} images)",
@@ -142,7 +150,7 @@ fn train(args: TrainArgs) -> Result<()> {
             test_accuracy,
         } => eprintln!("epoch {epoch}: test accuracy {:.2}%", 100.0 * test_accuracy),
     };
-    let mut classifier = Classifier::train(&cfg, &train_ds, &test_ds, device, &mut on_event)?;
+    let mut classifier = Classifier::train(cfg, &train_ds, &test_ds, device, &mut on_event)?;
     classifier
         .save(&out)
         .with_context(|| format!("cannot save the classifier to {}", out.display()))?;

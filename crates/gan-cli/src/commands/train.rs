@@ -74,6 +74,26 @@ pub fn handle_command(args: Args) -> Result<()> {
         c.validate()?;
     }
 
+    // A shipped preset just runs: the domain classifier its [eval] scores with is trained first
+    // when it is not there yet (once per data set and size; every later run reuses it).
+    if let Some(cfg) = &cfg {
+        if let Some((data, dir)) = gan_train::missing_default_classifier(cfg)? {
+            eprintln!(
+                "[eval] scores with the domain classifier {}, which does not exist yet: \
+                 training it first (about 3 minutes on 2 CPU cores; once, kept for later runs; \
+                 `gan classifier train --config FILE` does the same by hand)",
+                dir.display()
+            );
+            super::classifier::train_classifier(
+                &data,
+                &gan_eval::ClassifierConfig::default(),
+                cfg.device.resolve()?,
+                Some(dir),
+            )
+            .context("cannot train the domain classifier for [eval]")?;
+        }
+    }
+
     let mut trainer = match &args.resume {
         Some(dir) => {
             let from = match &args.checkpoint {
