@@ -51,6 +51,25 @@ pub struct TrainConfig {
     /// The divergence guard: rollback to the last good checkpoint on NaN, Inf or spikes.
     #[serde(default)]
     pub guard: GuardConfig,
+    /// What is logged besides `metrics.jsonl`.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// Logging besides `metrics.jsonl` (`[log]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Write TensorBoard event files into `RUN/tensorboard/`: every number of every record
+    /// (training statistics at each log, scores at each evaluation) and the sample grid at
+    /// each evaluation. `tensorboard --logdir runs` shows the runs live.
+    pub tensorboard: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { tensorboard: true }
+    }
 }
 
 /// Which model family trains (`[model] family = "gan"`).
@@ -969,6 +988,7 @@ impl TrainConfig {
             eval: EvalConfig::default(),
             model: ModelConfig::default(),
             guard: GuardConfig::default(),
+            log: LogConfig::default(),
         }
     }
 
@@ -1039,6 +1059,7 @@ impl TrainConfig {
         "optim.lr_d",
         "eval",
         "guard",
+        "log",
     ];
 
     /// Every dotted key whose resolved value differs between `self` (what a run was trained

@@ -139,6 +139,7 @@ impl Trainer {
             run.config(),
             run.metrics(),
             run.data_info(),
+            run.tensorboard(),
         ]
         .into_iter()
         .filter(|p| !p.exists())
@@ -153,7 +154,7 @@ impl Trainer {
                 fs::create_dir_all(&dir).map_err(io_err("cannot create", &dir))?;
             }
             gan_tensor::write_atomic(&run.config(), cfg.to_toml().as_bytes())?;
-            let metrics = MetricsWriter::open(&run.metrics(), Some(0))?;
+            let metrics = open_metrics(&run, &cfg, 0)?;
             Self::assemble(cfg, plan, run.clone(), metrics)
         })();
         if started.is_err() {
@@ -258,7 +259,7 @@ impl Trainer {
             }
             _ => None,
         };
-        let metrics = MetricsWriter::open(&run.metrics(), Some(loaded.meta.step))?;
+        let metrics = open_metrics(&run, &cfg, loaded.meta.step)?;
         let mut t = Self::assemble(cfg, plan, run, metrics)?;
         t.lr_scale = loaded.meta.lr_scale;
         t.rollbacks = loaded.meta.rollbacks;
@@ -569,7 +570,7 @@ impl Trainer {
         self.rollbacks += 1;
         self.guard.reset();
         self.interval_start = (self.step, Instant::now());
-        self.metrics = MetricsWriter::open(&self.run.metrics(), Some(self.step))?;
+        self.metrics = open_metrics(&self.run, &self.cfg, self.step)?;
         let rec = RollbackRecord {
             kind: "rollback".into(),
             step: self.step,
@@ -688,6 +689,11 @@ impl Trainer {
         let mut rec = self.family.evaluate(&ctx)?;
         rec.best = self.update_best(&rec)?;
         self.metrics.write(&rec)?;
+        self.metrics.image(
+            self.step,
+            "samples",
+            &self.run.plots().join("samples-latest.png"),
+        )?;
         let text = fs::read_to_string(self.run.metrics())
             .map_err(io_err("cannot read", self.run.metrics()))?;
         let name = &self.cfg.name;
@@ -784,6 +790,17 @@ impl Trainer {
             return self.run(stop, on_event);
         }
         Ok(Outcome::Finished { step: self.step })
+    }
+}
+
+/// `metrics.jsonl` (and, with `[log] tensorboard`, the event file), without the records after
+/// `step`.
+fn open_metrics(run: &RunDir, cfg: &TrainConfig, step: u64) -> Result<MetricsWriter> {
+    let m = MetricsWriter::open(&run.metrics(), Some(step))?;
+    if cfg.log.tensorboard {
+        m.with_events(&run.tensorboard(), Some(step))
+    } else {
+        Ok(m)
     }
 }
 

@@ -44,13 +44,14 @@ pub mod pool;
 mod records;
 mod run_dir;
 mod scoring;
+pub mod tensorboard;
 mod toml_diag;
 mod trained;
 
 pub use adam::Adam;
 pub use config::{
-    BestMetric, CycleganConfig, DataConfig, EvalConfig, GuardConfig, LossConfig, LrSchedule,
-    ModelConfig, OptimConfig, Pix2pixConfig, ScheduleConfig, TestMode, TrainConfig,
+    BestMetric, CycleganConfig, DataConfig, EvalConfig, GuardConfig, LogConfig, LossConfig,
+    LrSchedule, ModelConfig, OptimConfig, Pix2pixConfig, ScheduleConfig, TestMode, TrainConfig,
 };
 pub use data::{load_images, load_pairs, load_unpaired, DataInfo};
 pub use engine::{ResumeFrom, ResumeReport, Trainer};

@@ -7,11 +7,13 @@ use serde::Serialize;
 
 use crate::error::{io_err, Result};
 
-/// Appends records to `metrics.jsonl`, flushing each line.
+/// Appends records to `metrics.jsonl`, flushing each line, and (with
+/// [`MetricsWriter::with_events`]) every number of each record to TensorBoard.
 #[derive(Debug)]
 pub struct MetricsWriter {
     path: PathBuf,
     file: File,
+    events: Option<crate::tensorboard::EventWriter>,
 }
 
 impl MetricsWriter {
@@ -41,7 +43,28 @@ impl MetricsWriter {
         Ok(MetricsWriter {
             path: path.to_path_buf(),
             file,
+            events: None,
         })
+    }
+
+    /// Also writes each record's numbers into the TensorBoard event file of `dir`, truncated
+    /// after the same step as `metrics.jsonl`.
+    pub fn with_events(mut self, dir: &Path, truncate_after: Option<u64>) -> Result<Self> {
+        self.events = Some(crate::tensorboard::EventWriter::open(dir, truncate_after)?);
+        Ok(self)
+    }
+
+    /// A PNG file as TensorBoard image `tag` at `step` (nothing without TensorBoard, or when
+    /// the file is not there).
+    pub fn image(&mut self, step: u64, tag: &str, png: &Path) -> Result<()> {
+        let Some(events) = &mut self.events else {
+            return Ok(());
+        };
+        match std::fs::read(png) {
+            Ok(bytes) => events.png(step, tag, bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("cannot read", png)(e)),
+        }
     }
 
     /// Writes one record.
@@ -50,6 +73,12 @@ impl MetricsWriter {
         line.push('\n');
         self.file
             .write_all(line.as_bytes())
-            .map_err(io_err("cannot append to", &self.path))
+            .map_err(io_err("cannot append to", &self.path))?;
+        if let Some(events) = &mut self.events {
+            let value = serde_json::to_value(record).expect("records serialise");
+            let step = value.get("step").and_then(|s| s.as_u64()).unwrap_or(0);
+            events.scalars(step, &crate::tensorboard::scalars_of(&value))?;
+        }
+        Ok(())
     }
 }

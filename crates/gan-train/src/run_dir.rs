@@ -37,6 +37,10 @@ impl RunDir {
     pub fn plots(&self) -> PathBuf {
         self.root.join("plots")
     }
+    /// TensorBoard event files (`[log] tensorboard`).
+    pub fn tensorboard(&self) -> PathBuf {
+        self.root.join("tensorboard")
+    }
     /// What the run trains on ([`crate::DataInfo`]).
     pub fn data_info(&self) -> PathBuf {
         self.root.join("data.json")
