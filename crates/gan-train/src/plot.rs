@@ -224,6 +224,7 @@ fn panel<DB: DrawingBackend>(
             color.stroke_width(2),
         ))?;
     }
+    let mark_at = mark.as_ref().map(|(x, y, _)| (*x, *y));
     if let Some((mx, my, text)) = mark {
         let gold = RGBColor(230, 159, 0);
         chart
@@ -239,9 +240,29 @@ fn panel<DB: DrawingBackend>(
             gold.mix(0.6).stroke_width(1),
         )))?;
     }
+    // The legend goes in the corner with the fewest points (and away from the mark).
+    let corner = |right: bool, upper: bool| {
+        let in_box = |(x, y): (f64, f64)| {
+            let fx = (x - x0) / (x1 - x0);
+            let fy = (y - y0) / (y1 - y0);
+            (if right { fx > 0.55 } else { fx < 0.45 })
+                && (if upper { fy > 0.65 } else { fy < 0.35 })
+        };
+        finite.iter().filter(|&&p| in_box(p)).count()
+            + mark_at.map_or(0, |p| if in_box(p) { 1000 } else { 0 })
+    };
+    let position = [
+        (SeriesLabelPosition::UpperRight, corner(true, true)),
+        (SeriesLabelPosition::UpperLeft, corner(false, true)),
+        (SeriesLabelPosition::LowerRight, corner(true, false)),
+        (SeriesLabelPosition::LowerLeft, corner(false, false)),
+    ]
+    .into_iter()
+    .min_by_key(|(_, n)| *n)
+    .map_or(SeriesLabelPosition::UpperRight, |(p, _)| p);
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .label_font(("sans-serif", 12))
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(200, 200, 200))
