@@ -4,7 +4,9 @@
 //! gan train [--config FILE|PRESET] [--out DIR] [--device auto|cpu|cuda|cuda:N] [--seed N] [--steps N]
 //!           [--resume DIR [--checkpoint step-N|DIR]]
 //! gan sample --run DIR --n N --out FILE.csv|FILE.npy|FILE.png [--checkpoint latest|best|step-N|DIR]
-//!            [--class K] [--seed N] [--device D]
+//!            [--class K] [--seed N] [--latents FILE.npy] [--raw] [--device D]
+//! gan export --run DIR --format torchscript|safetensors --out FILE.pt|FILE.safetensors
+//!            [--checkpoint latest|best|step-N|DIR] [--device D]
 //! gan translate --run DIR --input FILE.npy|FILE.png|DIR --out FILE.npy|FILE.png|DIR
 //!               [--mode stochastic|eval] [--direction a-to-b|b-to-a]
 //!               [--checkpoint latest|best|step-N|DIR] [--seed N] [--device D]
@@ -57,6 +59,8 @@ enum Command {
     Classifier(commands::classifier::Args),
     /// Report libtorch, CUDA and cuDNN availability and threads.
     Doctor(commands::doctor::Args),
+    /// Export a run's EMA generator (TorchScript or safetensors, with a JSON description).
+    Export(commands::export::Args),
     /// List the shipped presets (`gan train --config NAME`) with their descriptions.
     Configs(commands::configs::Args),
     /// Print a shell completion script: `gan completions bash > ~/.local/share/bash-completion/completions/gan`.
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         Command::Interpolate(a) => commands::interpolate::handle_command(a),
         Command::Classifier(a) => commands::classifier::handle_command(a),
         Command::Doctor(a) => commands::doctor::handle_command(a),
+        Command::Export(a) => commands::export::handle_command(a),
         Command::Configs(a) => commands::configs::handle_command(a),
         Command::Completions(a) => commands::completions::handle_command::<Cli>(a),
         Command::Bench(a) => commands::bench::handle_command(a),

@@ -1,5 +1,5 @@
 //! NumPy `.npy` files, the interchange format of `gan sample` and `gan eval --samples`: `u8`
-//! images `(N, C, H, W)` and `int64` labels `(N,)`, as `numpy.save` writes and `numpy.load`
+//! images `(N, C, H, W)`, `int64` labels `(N,)` and `float32` latents or raw outputs, as `numpy.save` writes and `numpy.load`
 //! reads them (written as format version 1.0; read in versions 1 to 3).
 
 use std::fs;
@@ -44,6 +44,13 @@ pub fn write_i64(path: &Path, shape: &[usize], data: &[i64]) -> Result<()> {
     check(path, shape, data.len())?;
     let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
     write(path, header("<i8", shape), &bytes)
+}
+
+/// Writes little-endian `float32` values of `shape` to `path`.
+pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
+    check(path, shape, data.len())?;
+    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    write(path, header("<f4", shape), &bytes)
 }
 
 fn check(path: &Path, shape: &[usize], len: usize) -> Result<()> {
@@ -160,6 +167,21 @@ pub fn read_u8(path: &Path) -> Result<NpyArray<u8>> {
     read_typed(path, &read_bytes(path)?, &["|u1", "<u1"], 1, |b| b[0])
 }
 
+/// Reads a `float32` array (also accepts `float64`, NumPy's default, converted).
+pub fn read_f32(path: &Path) -> Result<NpyArray<f32>> {
+    let bytes = read_bytes(path)?;
+    let is_f64 = parse(&bytes).is_ok_and(|(d, _, _)| d == "<f8");
+    if is_f64 {
+        read_typed(path, &bytes, &["<f8"], 8, |b| {
+            f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32
+        })
+    } else {
+        read_typed(path, &bytes, &["<f4"], 4, |b| {
+            f32::from_le_bytes(b.try_into().expect("4 bytes"))
+        })
+    }
+}
+
 /// Reads an `int64` array (also accepts `int32`, as labels often come).
 pub fn read_i64(path: &Path) -> Result<NpyArray<i64>> {
     let bytes = read_bytes(path)?;
@@ -208,6 +230,12 @@ mod tests {
         assert_eq!(&bytes[start + 16..], &(-2i64).to_le_bytes());
         assert!(write_u8(&p, &[2, 2], &[1, 2, 3]).is_err());
         assert_eq!(read_i64(&p).unwrap().data, vec![0, 1, -2]);
+        let f = dir.path().join("z.npy");
+        write_f32(&f, &[2, 2], &[0.5, -1.25, 3.0, f32::MIN_POSITIVE]).unwrap();
+        let back = read_f32(&f).unwrap();
+        assert_eq!(back.shape, vec![2, 2]);
+        assert_eq!(back.data, vec![0.5, -1.25, 3.0, f32::MIN_POSITIVE]);
+        assert!(read_f32(&p).is_err(), "int64 is not float");
     }
 
     #[test]

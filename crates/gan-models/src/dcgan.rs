@@ -161,7 +161,8 @@ impl DcganGenerator {
         } else {
             None
         };
-        let mut h = z.view([size[0], self.latent_dim, 1, 1]);
+        // -1, not the batch size: a traced module (`gan export`) then takes any batch.
+        let mut h = z.view([-1, self.latent_dim, 1, 1]);
         for (conv, bn) in self.convs.iter().zip(&self.bns) {
             h = bn.forward_t(&conv.forward(&h), y.as_ref(), train).relu();
         }

@@ -476,7 +476,7 @@ impl BatchNorm {
             (Affine::Shared { weight, bias }, _) => stats(Some(weight), Some(bias)),
             (Affine::PerClass { gamma, beta }, Some(y)) => {
                 let h = stats(None, None);
-                let mut shape = vec![x.size()[0], x.size()[1]];
+                let mut shape = vec![-1, x.size()[1]];
                 shape.extend(std::iter::repeat_n(1, x.dim() - 2));
                 let g = gamma.index_select(0, y).view(shape.as_slice());
                 let b = beta.index_select(0, y).view(shape.as_slice());

@@ -140,10 +140,10 @@ impl ResnetGenerator {
         } else {
             None
         };
-        let mut h =
-            self.l1
-                .forward_t(z, train)
-                .view([size[0], self.width, self.base.0, self.base.1]);
+        let mut h = self
+            .l1
+            .forward_t(z, train)
+            .view([-1, self.width, self.base.0, self.base.1]);
         for b in &self.blocks {
             h = b.forward_t(&h, y.as_ref(), train);
         }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use gan_data::Mixture2d;
 use gan_models::{Generator, TranslationSpec, Translator};
 use gan_tensor::seed_all;
-use tch::{nn::VarStore, Device, Tensor};
+use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use crate::checkpoint;
 use crate::config::{DataConfig, ModelConfig, TestMode, TrainConfig};
@@ -146,10 +146,13 @@ impl TrainedGenerator {
         let (loaded, rejected) = load_checkpoint(&run, which)?;
         let ckpt_path = loaded.path.clone();
         let info = DataInfo::read(&run.data_info())?;
-        let vs = VarStore::new(device);
+        let mut vs = VarStore::new(device);
         let generator = Generator::new(&vs.root(), &config.generator, &info.spec())
             .map_err(crate::error::build_err("generator"))?;
         load_network(&vs, "g_ema", &loaded)?;
+        // For inference only: no gradients (and a traced module can hold the weights as
+        // constants).
+        vs.freeze();
         Ok(TrainedGenerator {
             config,
             info,
@@ -205,6 +208,53 @@ impl TrainedGenerator {
         Ok(tch::no_grad(|| {
             self.generator.forward_t(&z, labels.as_ref(), false)
         })?)
+    }
+
+    /// The generator's tensors by var-store name (weights and batch-norm statistics), on
+    /// the CPU: what `gan export --format safetensors` writes.
+    pub fn weights(&self) -> Vec<(String, Tensor)> {
+        let mut v: Vec<(String, Tensor)> = self
+            ._vs
+            .variables()
+            .into_iter()
+            .map(|(n, t)| (n, t.detach().to_device(Device::Cpu)))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// The generator in eval mode as a TorchScript module, traced on a batch of `batch`
+    /// latents (and labels): `forward(z)` or `forward(z, y)` gives what [`Self::generate`]
+    /// gives. Shapes that depend on the batch are written with `-1`, so the module takes any
+    /// batch size.
+    pub fn trace(&self, batch: i64) -> Result<tch::CModule> {
+        let z = Tensor::f_randn([batch, self.latent_dim()], (Kind::Float, self.device))?;
+        let mut inputs = vec![z];
+        if self.conditional() {
+            let k = self.info.class_names.len().max(1) as i64;
+            inputs.push(Tensor::arange(batch, (Kind::Int64, self.device)).remainder(k));
+        }
+        // Once outside the trace, so that an error is an error and not a half-traced module.
+        let _ = self.generator.forward_t(&inputs[0], inputs.get(1), false)?;
+        let mut failed = None;
+        let module = tch::no_grad(|| {
+            tch::CModule::create_by_tracing(
+                "Generator",
+                "forward",
+                &inputs,
+                &mut |xs: &[Tensor]| match self.generator.forward_t(&xs[0], xs.get(1), false) {
+                    Ok(x) => vec![x],
+                    Err(e) => {
+                        failed = Some(e);
+                        vec![xs[0].shallow_clone()]
+                    }
+                },
+            )
+        })?;
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(module),
+        }
     }
 
     /// The mixture the run was trained on, for 2D runs.

@@ -123,17 +123,7 @@ pub fn read_csv(path: &Path) -> Result<Vec<[f32; 2]>> {
 pub fn handle_command(args: Args) -> Result<()> {
     // Checked before anything is scored: an unwritable --out must not waste the work.
     if let Some(out) = &args.out {
-        let parent = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => std::path::Path::new("."),
-        };
-        if !parent.is_dir() {
-            bail!(
-                "--out {}: the folder {} does not exist",
-                out.display(),
-                parent.display()
-            );
-        }
+        super::check_out_dir(out)?;
     }
     if let Some(file) = &args.samples {
         if file.extension().and_then(|e| e.to_str()) == Some("npy") {

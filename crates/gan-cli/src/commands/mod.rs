@@ -6,10 +6,27 @@ pub mod configs;
 pub mod doctor;
 pub mod eval;
 pub mod eval_images;
+pub mod export;
 pub mod interpolate;
 pub mod sample;
 pub mod train;
 pub mod translate;
+
+/// Fails when `--out`'s folder does not exist, before any work is done for it.
+pub fn check_out_dir(out: &std::path::Path) -> anyhow::Result<()> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        anyhow::bail!(
+            "--out {}: the folder {} does not exist",
+            out.display(),
+            parent.display()
+        );
+    }
+    Ok(())
+}
 
 /// Says which newer checkpoints were passed over because they failed verification.
 pub fn warn_rejected(rejected: &[gan_train::checkpoint::Rejected]) {

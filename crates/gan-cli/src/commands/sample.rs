@@ -14,9 +14,17 @@ pub struct Args {
     /// Which checkpoint: latest, best (by the config's eval.best), step-N or a folder.
     #[arg(long, default_value = "latest")]
     checkpoint: WhichCheckpoint,
-    /// Number of samples.
+    /// Number of samples (with --latents: their number).
+    #[arg(long, required_unless_present = "latents")]
+    n: Option<i64>,
+    /// Latents to sample from instead of drawing them: .npy, float32 (or float64), shape
+    /// (N, latent_dim).
     #[arg(long)]
-    n: i64,
+    latents: Option<PathBuf>,
+    /// With a .npy output: the generator's raw float32 output (images in [-1, 1]) instead of
+    /// uint8 pixels.
+    #[arg(long)]
+    raw: bool,
     /// Output file. 2D data: .csv (one `x,y` sample per line, no header). Images: .npy
     /// (uint8, shape (N, C, H, W); labels of conditional models beside it as
     /// FILE.labels.npy, int64) or .png (a grid).
@@ -59,19 +67,53 @@ pub fn labels_for(g: &TrainedGenerator, n: i64, class: Option<i64>) -> Result<Op
     }
 }
 
-pub fn handle_command(args: Args) -> Result<()> {
-    if args.n < 1 {
-        bail!("--n must be at least 1 (got {})", args.n);
+/// Latents from a `.npy` file, checked against the generator.
+fn read_latents(path: &Path, g: &TrainedGenerator) -> Result<Tensor> {
+    let arr = npy::read_f32(path)?;
+    let d = g.latent_dim() as usize;
+    if arr.shape.len() != 2 || arr.shape[1] != d || arr.shape[0] == 0 {
+        bail!(
+            "--latents {}: expected float32 latents of shape (N >= 1, {d}), got shape {:?}",
+            path.display(),
+            arr.shape
+        );
     }
+    Ok(Tensor::from_slice(&arr.data).view([arr.shape[0] as i64, d as i64]))
+}
+
+pub fn handle_command(mut args: Args) -> Result<()> {
     let g = TrainedGenerator::load_which(&args.run, &args.checkpoint, args.device.resolve()?)
         .with_context(|| format!("cannot load a generator from {}", args.run.display()))?;
     super::warn_rejected(&g.rejected);
+    let latents = match &args.latents {
+        Some(p) => {
+            let z = read_latents(p, &g)?;
+            match args.n {
+                Some(n) if n != z.size()[0] => bail!(
+                    "--n {n} but --latents {} holds {} latents",
+                    p.display(),
+                    z.size()[0]
+                ),
+                _ => args.n = Some(z.size()[0]),
+            }
+            Some(z)
+        }
+        None => None,
+    };
+    let n = args.n.unwrap_or(0);
+    if n < 1 {
+        bail!("--n must be at least 1 (got {n})");
+    }
+    if args.raw && extension(&args.out) != "npy" {
+        bail!("--raw writes float32 .npy files: use --out FILE.npy");
+    }
+    let args = Args { n: Some(n), ..args };
     // Before anything is allocated: an absurd --n is an error, not an allocation failure.
-    g.check_memory(args.n)?;
-    if extension(&args.out) == "png" && args.n > MAX_GRID {
+    g.check_memory(n)?;
+    if extension(&args.out) == "png" && n > MAX_GRID {
         bail!(
             "--n {} is too many images for one .png grid (at most {MAX_GRID}); write a .npy",
-            args.n
+            n
         );
     }
     let ext = extension(&args.out);
@@ -85,7 +127,11 @@ pub fn handle_command(args: Args) -> Result<()> {
         if args.class.is_some() {
             bail!("--class: this generator is not class-conditional");
         }
-        let pts = gan_data::points(&g.sample(args.n, args.seed, None)?)?;
+        let x = match &latents {
+            Some(z) => g.generate(z, None)?.to_device(tch::Device::Cpu),
+            None => g.sample(n, args.seed, None)?,
+        };
+        let pts = gan_data::points(&x)?;
         write_csv(&args.out, &pts)?;
     } else {
         if !matches!(ext, "npy" | "png") {
@@ -94,29 +140,37 @@ pub fn handle_command(args: Args) -> Result<()> {
                 args.out.display()
             );
         }
-        let labels = labels_for(&g, args.n, args.class)?;
-        let x = g.generate_images(args.n, args.seed, labels.as_ref())?;
+        let labels = labels_for(&g, n, args.class)?;
+        let x = match &latents {
+            Some(z) => g.generate(z, labels.as_ref())?.to_device(tch::Device::Cpu),
+            None => g.generate_images(n, args.seed, labels.as_ref())?,
+        };
         if ext == "png" {
             let columns = if labels.is_some() && args.class.is_none() {
                 g.info.class_names.len()
             } else {
-                (args.n as f64).sqrt().ceil() as usize
+                (n as f64).sqrt().ceil() as usize
             };
             plot::image_grid(&args.out, &x, columns)?;
         } else {
             let shape: Vec<usize> = x.size().iter().map(|&d| d as usize).collect();
-            let px = Vec::<u8>::try_from(&plot::to_u8(&x).reshape([-1]))?;
-            npy::write_u8(&args.out, &shape, &px)?;
+            if args.raw {
+                let v = Vec::<f32>::try_from(&x.to_kind(Kind::Float).reshape([-1]))?;
+                npy::write_f32(&args.out, &shape, &v)?;
+            } else {
+                let px = Vec::<u8>::try_from(&plot::to_u8(&x).reshape([-1]))?;
+                npy::write_u8(&args.out, &shape, &px)?;
+            }
             if let Some(l) = &labels {
                 let path = args.out.with_extension("labels.npy");
-                npy::write_i64(&path, &[args.n as usize], &Vec::<i64>::try_from(l)?)?;
+                npy::write_i64(&path, &[n as usize], &Vec::<i64>::try_from(l)?)?;
                 eprintln!("wrote labels to {}", path.display());
             }
         }
     }
     eprintln!(
         "wrote {} samples from step {} ({}) to {}",
-        args.n,
+        n,
         g.step,
         g.checkpoint.display(),
         args.out.display()

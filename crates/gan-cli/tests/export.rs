@@ -1,0 +1,227 @@
+//! `gan export`: the README's Python lines, run as they stand with the set-up venv's PyTorch,
+//! give what `gan sample --latents --raw` writes (max abs difference <= 1e-5), for a batch size
+//! other than the traced one; a conditional generator's module takes labels; the safetensors
+//! export holds the generator's tensors.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn gan(args: &[&str]) -> Output {
+    let cache = std::env::temp_dir().join(format!("gan-cli-export-test-{}", std::process::id()));
+    Command::new(env!("CARGO_BIN_EXE_gan"))
+        .env("GAN_TOOLKIT_CACHE", &cache)
+        .env("GAN_INCEPTION", cache.join("no-such-extractor.pt"))
+        .args(args)
+        .output()
+        .expect("gan runs")
+}
+
+fn ok(o: &Output) -> String {
+    let t = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{t}");
+    t
+}
+
+fn config(conditional: bool) -> String {
+    let (g, d) = if conditional {
+        (
+            "conditioning = \"batch-norm\"",
+            "conditioning = \"projection\"",
+        )
+    } else {
+        ("", "")
+    };
+    format!(
+        r#"
+name = "tiny-export"
+seed = 2
+device = "cpu"
+[data]
+kind = "synthetic"
+images = 64
+channels = 1
+height = 16
+width = 16
+classes = 4
+[generator]
+arch = "dcgan"
+latent_dim = 8
+width = 4
+{g}
+[discriminator]
+arch = "dcgan"
+width = 4
+{d}
+[train]
+steps = 4
+batch_size = 8
+log_every = 2
+eval_every = 0
+checkpoint_every = 2
+"#
+    )
+}
+
+fn train(dir: &Path, conditional: bool) -> PathBuf {
+    let cfg = dir.join("c.toml");
+    std::fs::write(&cfg, config(conditional)).unwrap();
+    let run = dir.join("run");
+    ok(&gan(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]));
+    run
+}
+
+/// The README's ```python block under "Use a trained generator outside the toolkit".
+fn readme_snippet() -> String {
+    let readme = include_str!("../../../README.md");
+    let at = readme
+        .find("## Use a trained generator outside the toolkit")
+        .unwrap();
+    let rest = &readme[at..];
+    let open = rest.find("```python\n").unwrap() + "```python\n".len();
+    let close = rest[open..].find("```").unwrap();
+    rest[open..open + close].to_string()
+}
+
+fn venv_python() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let torch = std::fs::canonicalize(root.join(".libtorch")).ok()?;
+    let venv = torch.parent()?.parent()?.parent()?.parent()?;
+    let py = venv.join("bin/python3");
+    py.is_file().then_some(py)
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn the_readme_python_lines_reproduce_gan_sample() {
+    let Some(py) = venv_python() else {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP the_readme_python_lines_reproduce_gan_sample: no set-up venv Python (cargo xtask setup)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = train(dir.path(), false);
+    let work = dir.path().join("py");
+    std::fs::create_dir(&work).unwrap();
+    // 5 latents: not the batch of 2 the module was traced with.
+    let z: Vec<f32> = (0..5 * 8)
+        .map(|i| ((i * 37 % 17) as f32 - 8.0) / 4.0)
+        .collect();
+    gan_data::npy::write_f32(&work.join("latents.npy"), &[5, 8], &z).unwrap();
+    let t = ok(&gan(&[
+        "export",
+        "--run",
+        run.to_str().unwrap(),
+        "--format",
+        "torchscript",
+        "--out",
+        work.join("generator.pt").to_str().unwrap(),
+    ]));
+    assert!(t.contains("wrote the EMA generator of step 4"), "{t}");
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("generator.json")).unwrap())
+            .unwrap();
+    assert_eq!(info["latent_dim"], 8);
+    assert_eq!(info["output_shape"], serde_json::json!([1, 16, 16]));
+    ok(&gan(&[
+        "sample",
+        "--run",
+        run.to_str().unwrap(),
+        "--latents",
+        work.join("latents.npy").to_str().unwrap(),
+        "--raw",
+        "--out",
+        work.join("sampled.npy").to_str().unwrap(),
+    ]));
+    std::fs::write(work.join("snippet.py"), readme_snippet()).unwrap();
+    let o = Command::new(&py)
+        .arg("snippet.py")
+        .current_dir(&work)
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let python = gan_data::npy::read_f32(&work.join("images.npy")).unwrap();
+    let ours = gan_data::npy::read_f32(&work.join("sampled.npy")).unwrap();
+    assert_eq!(python.shape, vec![5, 1, 16, 16]);
+    assert_eq!(python.shape, ours.shape);
+    let d = max_abs_diff(&python.data, &ours.data);
+    assert!(d <= 1e-5, "max abs difference {d}");
+    eprintln!("torch.jit.load vs gan sample: max abs difference {d:e}");
+}
+
+#[test]
+fn conditional_modules_take_labels_and_safetensors_hold_the_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = train(dir.path(), true);
+    let pt = dir.path().join("g.pt");
+    ok(&gan(&[
+        "export",
+        "--run",
+        run.to_str().unwrap(),
+        "--format",
+        "torchscript",
+        "--out",
+        pt.to_str().unwrap(),
+    ]));
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("g.json")).unwrap()).unwrap();
+    assert_eq!(info["conditional"], true);
+    assert_eq!(info["classes"].as_array().unwrap().len(), 4);
+    // The module in Rust: forward(z, y) for 3 samples gives 3 images in [-1, 1], and the label
+    // changes the image.
+    let m = tch::CModule::load(&pt).unwrap();
+    let z = tch::Tensor::ones([3, 8], (tch::Kind::Float, tch::Device::Cpu));
+    let y = tch::Tensor::from_slice(&[0i64, 1, 2]);
+    let x = m.forward_ts(&[z, y]).unwrap();
+    assert_eq!(x.size(), vec![3, 1, 16, 16]);
+    assert!(x.abs().max().double_value(&[]) <= 1.0);
+    let diff = (x.get(0) - x.get(1)).abs().max().double_value(&[]);
+    assert!(diff > 0.0, "labels must matter");
+
+    let st = dir.path().join("g.safetensors");
+    ok(&gan(&[
+        "export",
+        "--run",
+        run.to_str().unwrap(),
+        "--format",
+        "safetensors",
+        "--out",
+        st.to_str().unwrap(),
+    ]));
+    let tensors = tch::Tensor::read_safetensors(&st).unwrap();
+    assert!(tensors.len() > 5, "{}", tensors.len());
+    assert!(tensors.iter().any(|(n, _)| n.contains("weight")));
+    let t = String::from_utf8_lossy(
+        &gan(&[
+            "export",
+            "--run",
+            run.to_str().unwrap(),
+            "--format",
+            "safetensors",
+            "--out",
+            "x.pt",
+        ])
+        .stderr,
+    )
+    .to_string();
+    assert!(t.contains("use a .safetensors file"), "{t}");
+}
