@@ -225,3 +225,71 @@ fn conditional_modules_take_labels_and_safetensors_hold_the_weights() {
     .to_string();
     assert!(t.contains("use a .safetensors file"), "{t}");
 }
+
+/// `scripts/dcgan64_from_safetensors.py` loads the DCGAN-64 export into pytorch/examples'
+/// Generator (strict state-dict load) and gives what `gan sample` gives, to 1e-5.
+#[test]
+fn the_dcgan64_safetensors_load_into_pytorch_examples_generator() {
+    let Some(py) = venv_python() else {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP the_dcgan64_safetensors_load_into_pytorch_examples_generator: no set-up venv Python"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(&gan(&[
+        "train",
+        "--config",
+        "bench-dcgan64",
+        "--steps",
+        "2",
+        "--out",
+        run.to_str().unwrap(),
+    ]));
+    let st = dir.path().join("g.safetensors");
+    ok(&gan(&[
+        "export",
+        "--run",
+        run.to_str().unwrap(),
+        "--format",
+        "safetensors",
+        "--out",
+        st.to_str().unwrap(),
+    ]));
+    let z: Vec<f32> = (0..3 * 100)
+        .map(|i| ((i * 29 % 23) as f32 - 11.0) / 6.0)
+        .collect();
+    let latents = dir.path().join("z.npy");
+    gan_data::npy::write_f32(&latents, &[3, 100], &z).unwrap();
+    let ours = dir.path().join("ours.npy");
+    ok(&gan(&[
+        "sample",
+        "--run",
+        run.to_str().unwrap(),
+        "--latents",
+        latents.to_str().unwrap(),
+        "--raw",
+        "--out",
+        ours.to_str().unwrap(),
+    ]));
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/dcgan64_from_safetensors.py");
+    let theirs = dir.path().join("theirs.npy");
+    let o = Command::new(&py)
+        .arg(script)
+        .args([&st, &latents, &theirs])
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a = gan_data::npy::read_f32(&ours).unwrap();
+    let b = gan_data::npy::read_f32(&theirs).unwrap();
+    assert_eq!(a.shape, vec![3, 3, 64, 64]);
+    assert_eq!(a.shape, b.shape);
+    let d = max_abs_diff(&a.data, &b.data);
+    assert!(d <= 1e-5, "max abs difference {d}");
+    eprintln!("pytorch/examples Generator vs gan sample: max abs difference {d:e}");
+}
