@@ -21,6 +21,7 @@
 //! gan classifier train --data fashion-mnist|mnist|cifar10 [--dir DIR] [--pad N] | --config FILE|PRESET
 //!                      [--epochs 3] [--batch-size 128] [--width 32] [--seed N] [--threads N]
 //!                      [--device D] [--out DIR]
+//! gan report --run DIR [--out FILE.html]
 //! gan configs [--show PRESET]
 //! gan completions bash|zsh|fish|elvish|powershell
 //! gan doctor [--json]
@@ -59,6 +60,8 @@ enum Command {
     Classifier(commands::classifier::Args),
     /// Report libtorch, CUDA and cuDNN availability and threads.
     Doctor(commands::doctor::Args),
+    /// Write a self-contained HTML report of a run (curves, samples, scores, config).
+    Report(commands::report::Args),
     /// Export a run's EMA generator (TorchScript or safetensors, with a JSON description).
     Export(commands::export::Args),
     /// List the shipped presets (`gan train --config NAME`) with their descriptions.
@@ -120,6 +123,7 @@ fn main() -> ExitCode {
         Command::Classifier(a) => commands::classifier::handle_command(a),
         Command::Doctor(a) => commands::doctor::handle_command(a),
         Command::Export(a) => commands::export::handle_command(a),
+        Command::Report(a) => commands::report::handle_command(a),
         Command::Configs(a) => commands::configs::handle_command(a),
         Command::Completions(a) => commands::completions::handle_command::<Cli>(a),
         Command::Bench(a) => commands::bench::handle_command(a),

@@ -42,6 +42,7 @@ pub mod plan;
 pub mod plot;
 pub mod pool;
 mod records;
+pub mod report;
 mod run_dir;
 mod scoring;
 pub mod tensorboard;

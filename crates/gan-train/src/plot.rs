@@ -150,16 +150,22 @@ fn fit(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     Some((lo - 0.05 * span, hi + 0.05 * span))
 }
 
-/// Number labels that stay short: 1.2e6 rather than 1200000.000.
+/// Number labels that stay short and tell neighbouring ticks apart: four significant digits
+/// (trailing zeros dropped), scientific notation outside 1e-4..1e5.
 fn label(v: &f64) -> String {
     let a = v.abs();
-    if a != 0.0 && !(1e-3..1e5).contains(&a) {
-        format!("{v:.1e}")
-    } else if a >= 100.0 || *v == v.round() {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.3}");
+    if a == 0.0 {
+        return "0".into();
+    }
+    if !(1e-4..1e5).contains(&a) {
+        return format!("{v:.2e}");
+    }
+    let decimals = (3 - a.log10().floor() as i32).clamp(0, 8) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
     }
 }
 
@@ -541,9 +547,13 @@ mod tests {
     fn smoothing_is_debiased_and_labels_are_short() {
         let s = smooth(&[2.0, 2.0, 2.0], 0.9);
         assert!(s.iter().all(|v| (v - 2.0).abs() < 1e-12), "{s:?}");
-        assert_eq!(label(&1234567.0), "1.2e6");
+        assert_eq!(label(&1234567.0), "1.23e6");
         assert_eq!(label(&0.25), "0.25");
         assert_eq!(label(&300.0), "300");
+        // Neighbouring ticks of a narrow range stay apart.
+        assert_ne!(label(&1.365), label(&1.37));
+        assert_eq!(label(&0.0012), "0.0012");
+        assert_eq!(label(&0.00045), "0.00045");
     }
 
     #[test]
