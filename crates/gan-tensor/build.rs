@@ -7,6 +7,9 @@
 //!   unavailable (pytorch/pytorch#36437, tch-rs #177/#907). Only emitted when the
 //!   libtorch in use ships a CUDA library.
 //! * `GAN_LIBTORCH_VERSION`: the version read from libtorch's own files, for `gan doctor`.
+//! * `GAN_DIST=cpu|cuda` (set by `cargo xtask dist`): a relocatable binary whose rpath is
+//!   `$ORIGIN/lib` (the release tarball's layout). `cpu` links only what a CPU run needs
+//!   (no `--no-as-needed -ltorch_cuda`), `cuda` keeps libtorch_cuda.
 //!
 //! `LIBTORCH` normally comes from `.cargo/config.toml` (`.libtorch`, the link
 //! that `cargo xtask setup` makes); a `LIBTORCH` set by the user wins.
@@ -19,11 +22,16 @@ fn main() {
         println!("cargo:warning=LIBTORCH is not set: run `cargo xtask setup` first");
         return;
     };
+    println!("cargo:rerun-if-env-changed=GAN_DIST");
+    let dist = std::env::var("GAN_DIST").ok();
     let root = std::fs::canonicalize(&root).unwrap_or(root);
     let lib = root.join("lib");
     println!("cargo:rerun-if-changed={}", lib.display());
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-    if has_cuda(&lib) {
+    match dist.as_deref() {
+        Some(_) => println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN/lib"),
+        None => println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display()),
+    }
+    if has_cuda(&lib) && dist.as_deref() != Some("cpu") {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
         println!("cargo:rustc-link-arg=-L{}", lib.display());
         println!("cargo:rustc-link-arg=-ltorch_cuda");

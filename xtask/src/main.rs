@@ -36,6 +36,11 @@
 //!   Offline, it says where to put the weights. `--random-weights SEED` writes the same network
 //!   with random weights to `fid-inception-v3-random.pt` (timing and pipeline tests only).
 //!
+//! * `cargo xtask dist [--variant cpu|cuda|both] [--out dist]` — release tarballs
+//!   `dist/gan-<version>-linux-x86_64-<cpu|cuda>.tar.gz`: the release `gan` (rpath
+//!   `$ORIGIN/lib`), the libtorch libraries it loads (measured with `ldd`), README, LICENSE,
+//!   configs; `scripts/test_dist.sh` tries one in a clean environment.
+//!
 //! Each command lives in `src/commands/<name>.rs`; see [`commands`] for adding one.
 
 mod commands;
@@ -67,6 +72,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Put a data set (fashion-mnist, mnist, cifar10) where `gan train` looks for it.
     Data(commands::data::DataArgs),
+    /// Build a release tarball (gan + the libtorch libraries it loads, rpath $ORIGIN/lib).
+    Dist(commands::dist::DistArgs),
     /// Convert pytorch-fid's InceptionV3 weights to the TorchScript file `gan eval` uses (FID).
     FetchInception(commands::fetch_inception::FetchInceptionArgs),
 }
@@ -76,6 +83,7 @@ fn main() -> ExitCode {
         Command::Setup(args) => commands::setup::handle_command(args),
         Command::Bench(args) => commands::bench::handle_command(args),
         Command::Data(args) => commands::data::handle_command(args),
+        Command::Dist(args) => commands::dist::handle_command(args),
         Command::FetchInception(args) => commands::fetch_inception::handle_command(args),
     };
     match result {

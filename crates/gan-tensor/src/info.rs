@@ -6,7 +6,8 @@ use tch::Cuda;
 pub struct RuntimeInfo {
     /// libtorch version found at build time (`build-version` or the wheel's `version.py`).
     pub libtorch_version: String,
-    /// Where libtorch was at build time (the binary's rpath points there).
+    /// The folder the running process loaded libtorch from (read from `/proc/self/maps`;
+    /// where it was at build time when that cannot be read).
     pub libtorch_dir: String,
     /// libtorch was built with CUDA and `libtorch_cuda` is linked.
     pub cuda_built: bool,
@@ -26,13 +27,24 @@ pub struct RuntimeInfo {
     pub openmp: bool,
 }
 
+/// The folder of the `libtorch_cpu.so` mapped into this process (Linux).
+fn loaded_libtorch_dir() -> Option<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let lib = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.ends_with("/libtorch_cpu.so"))?;
+    let dir = std::path::Path::new(lib).parent()?;
+    Some(dir.display().to_string())
+}
+
 impl RuntimeInfo {
     /// Queries libtorch.
     pub fn query() -> Self {
         let cuda_available = Cuda::is_available();
         RuntimeInfo {
             libtorch_version: env!("GAN_LIBTORCH_VERSION").to_string(),
-            libtorch_dir: env!("GAN_LIBTORCH_DIR").to_string(),
+            libtorch_dir: loaded_libtorch_dir().unwrap_or_else(|| env!("GAN_LIBTORCH_DIR").into()),
             cuda_built: tch::utils::has_cuda(),
             cuda_available,
             cudnn_available: Cuda::cudnn_is_available(),

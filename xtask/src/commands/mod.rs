@@ -8,5 +8,6 @@
 
 pub mod bench;
 pub mod data;
+pub mod dist;
 pub mod fetch_inception;
 pub mod setup;
