@@ -497,7 +497,7 @@ fn text_block_after(doc: &str, heading: &str) -> String {
     rest[open..open + close].to_string()
 }
 
-/// README's command list and the usage block of `crates/gan-cli/src/main.rs` give exactly the
+/// README's command list (and docs/cli.md's) and the usage block of `crates/gan-cli/src/main.rs` give exactly the
 /// flags that `gan <command> --help` has, for every command they list.
 #[test]
 fn the_documented_usage_matches_the_real_flags() {

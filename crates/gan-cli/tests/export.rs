@@ -79,11 +79,11 @@ fn train(dir: &Path, conditional: bool) -> PathBuf {
     run
 }
 
-/// The README's ```python block under "Use a trained generator outside the toolkit".
+/// The README's ```python block under "Use a trained generator from Python".
 fn readme_snippet() -> String {
     let readme = include_str!("../../../README.md");
     let at = readme
-        .find("## Use a trained generator outside the toolkit")
+        .find("## Use a trained generator from Python")
         .unwrap();
     let rest = &readme[at..];
     let open = rest.find("```python\n").unwrap() + "```python\n".len();
