@@ -284,3 +284,44 @@ impl BestRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod missing_classifier_tests {
+    use crate::{DataConfig, TrainConfig};
+    use gan_data::Split;
+
+    fn fashion(pad: usize) -> TrainConfig {
+        let text = format!(
+            "[data]\nkind = \"fashion-mnist\"\npad = {pad}\n[generator]\narch = \"dcgan\"\n\
+             [discriminator]\narch = \"dcgan\"\n[eval]\nclassifier_scores = true\n"
+        );
+        TrainConfig::from_toml_str(&text, std::path::Path::new("t.toml")).unwrap()
+    }
+
+    /// A preset whose `[eval]` needs the default classifier, where none was trained (tests
+    /// run in the crate folder, which has no `classifiers/`): named with the data to train it
+    /// on, so `gan train` can train it first. Not asked for, or named by hand: nothing to do.
+    #[test]
+    fn the_missing_default_classifier_is_named_with_its_data() {
+        let (data, dir) = super::missing_default_classifier(&fashion(2))
+            .unwrap()
+            .unwrap();
+        assert_eq!(dir, std::path::Path::new("classifiers/fashion-mnist-32x32"));
+        assert!(matches!(
+            data,
+            DataConfig::FashionMnist {
+                pad: 2,
+                split: Split::Train,
+                ..
+            }
+        ));
+        let mut off = fashion(2);
+        off.eval.classifier_scores = false;
+        assert_eq!(super::missing_default_classifier(&off).unwrap(), None);
+        let mut named = fashion(2);
+        named.eval.classifier = Some("my-classifier".into());
+        assert_eq!(super::missing_default_classifier(&named).unwrap(), None);
+        let ring = TrainConfig::new(DataConfig::Ring);
+        assert_eq!(super::missing_default_classifier(&ring).unwrap(), None);
+    }
+}
