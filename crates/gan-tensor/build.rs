@@ -17,7 +17,11 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
-    println!("cargo:rerun-if-changed=build.rs");
+    // This file is every libtorch crate's build script (`build = "../gan-tensor/build.rs"`):
+    // name it by its real path, or cargo finds no `build.rs` in the other crates and reruns
+    // the script (and rebuilds the crate) on every build.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+    println!("cargo:rerun-if-changed={manifest}/../gan-tensor/build.rs");
     let Some(root) = std::env::var_os("LIBTORCH").map(PathBuf::from) else {
         println!("cargo:warning=LIBTORCH is not set: run `cargo xtask setup` first");
         return;
