@@ -3,8 +3,8 @@
 # command of its ```sh blocks runs in order in a new clone of this checkout's HEAD, except
 # that training gets `--steps`, the classifier `--epochs 1`, and `gan eval --n 500` (the
 # commands are otherwise unchanged), and `cargo test` (CI's job) is skipped. The one input a
-# user brings, a folder of edge maps for `gan translate --input my-edges/`, is made from the
-# edges task's own test inputs. Exit 0 when every command succeeded.
+# user brings, a folder of edge maps for `gan translate --input my-edges/`, is made here (four
+# square outlines). Exit 0 when every command succeeded.
 #
 #   scripts/quickstart_check.sh [STEPS]      (default 30; needs the network or the shared cache)
 set -euo pipefail
@@ -28,11 +28,9 @@ while IFS= read -r cmd; do
     *"-- train"*) small="$cmd --steps $steps" ;;
     *"-- eval --run"*) small="$cmd --n 500" ;;
     *"-- translate"*"--input my-edges/"*)
-      # A folder of edge maps, as a user would bring: the edges task's first test inputs.
+      # A folder of edge maps, as a user would bring: four square outlines.
       mkdir -p my-edges
-      run=$(grep -o 'runs/[^ ]*' <<<"$cmd" | head -1)
-      cargo run -q --release -p gan-cli -- sample --help >/dev/null
-      python3 - "$run" <<'PY'
+      python3 - <<'PY'
 import struct, sys, zlib, pathlib
 # Four 32x32 grey PNGs with a simple edge pattern (a square outline), no dependencies.
 def png(path, px):
