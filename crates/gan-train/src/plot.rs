@@ -16,60 +16,114 @@ use crate::error::{Error, Result};
 
 const SIZE: u32 = 640;
 
-/// Scatter plot of 2D `samples` (blue) over the true `means` (red rings of radius
-/// `hq_radius`, the high-quality threshold), on a square canvas spanning `half_extent`
-/// around the origin. Samples outside the canvas are drawn at its edge in orange.
+/// Scatter plot of 2D `samples` (blue, translucent so density shows) over the true `means`
+/// (red rings of radius `hq_radius`, the high-quality threshold), on square axes spanning
+/// `half_extent` around the origin, with numbers, axis titles, a legend and `title`. Samples
+/// outside the view are drawn at its edge in orange. PNG, and SVG beside it.
 pub fn scatter_2d(
     path: &Path,
+    title: &str,
     samples: &[[f32; 2]],
     means: &[[f64; 2]],
     hq_radius: f64,
     half_extent: f64,
 ) -> Result<()> {
-    let mut img = RgbImage::from_pixel(SIZE, SIZE, Rgb([255, 255, 255]));
-    let scale = (SIZE as f64 - 1.0) / (2.0 * half_extent);
-    let to_px =
-        |x: f64, y: f64| -> (f64, f64) { ((x + half_extent) * scale, (half_extent - y) * scale) };
-
-    // Grid lines at every integer, axes darker.
-    let light = Rgb([232, 232, 232]);
-    let axis = Rgb([170, 170, 170]);
-    let k = half_extent.floor() as i64;
-    for i in -k..=k {
-        let (p, _) = to_px(i as f64, 0.0);
-        let c = if i == 0 { axis } else { light };
-        for t in 0..SIZE {
-            put(&mut img, p, t as f64, c);
-            put(&mut img, t as f64, p, c);
+    font()?;
+    fn draw<DB: DrawingBackend>(
+        root: DrawingArea<DB, Shift>,
+        title: &str,
+        samples: &[[f32; 2]],
+        means: &[[f64; 2]],
+        hq_radius: f64,
+        e: f64,
+    ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18).into_font().style(FontStyle::Bold))
+            .margin(10)
+            .x_label_area_size(38)
+            .y_label_area_size(50)
+            .build_cartesian_2d(-e..e, -e..e)?;
+        chart
+            .configure_mesh()
+            .x_desc("x")
+            .y_desc("y")
+            .x_label_formatter(&label)
+            .y_label_formatter(&label)
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 14))
+            .light_line_style(RGBColor(246, 246, 246))
+            .draw()?;
+        let inside = |v: f64| v.is_finite() && (-e..=e).contains(&v);
+        let blue = RGBColor(31, 119, 180).mix(0.35);
+        chart
+            .draw_series(
+                samples
+                    .iter()
+                    .map(|p| (p[0] as f64, p[1] as f64))
+                    .filter(|&(x, y)| inside(x) && inside(y))
+                    .map(|p| Circle::new(p, 2, blue.filled())),
+            )?
+            .label("samples")
+            .legend(move |(x, y)| Circle::new((x + 10, y), 3, blue.filled()));
+        let orange = RGBColor(255, 127, 14);
+        let clamp = |v: f64| if v.is_finite() { v.clamp(-e, e) } else { e };
+        let outside: Vec<(f64, f64)> = samples
+            .iter()
+            .map(|p| (p[0] as f64, p[1] as f64))
+            .filter(|&(x, y)| !(inside(x) && inside(y)))
+            .map(|(x, y)| (clamp(x), clamp(y)))
+            .collect();
+        let n_out = outside.len();
+        if n_out > 0 {
+            chart
+                .draw_series(
+                    outside
+                        .into_iter()
+                        .map(|p| Circle::new(p, 2, orange.filled())),
+                )?
+                .label(format!("outside the view ({n_out}), at its edge"))
+                .legend(move |(x, y)| Circle::new((x + 10, y), 3, orange.filled()));
         }
+        // The ring's radius in pixels: the plotting area's width over the span.
+        let (w, _) = chart.plotting_area().dim_in_pixel();
+        let r = ((hq_radius / (2.0 * e)) * w as f64).max(4.0) as i32;
+        let red = RGBColor(214, 39, 40);
+        chart
+            .draw_series(
+                means
+                    .iter()
+                    .map(|m| Circle::new((m[0], m[1]), r, red.stroke_width(2))),
+            )?
+            .label("true modes (ring: high-quality radius)")
+            .legend(move |(x, y)| Circle::new((x + 10, y), 5, red.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(("sans-serif", 12))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()?;
+        root.present()
     }
-    // Samples: alpha-blended 3x3 dots, so density shows.
-    let blue = [31.0, 119.0, 180.0];
-    for &[x, y] in samples {
-        let (mut px, mut py) = to_px(x as f64, y as f64);
-        let outside = !(0.0..SIZE as f64).contains(&px) || !(0.0..SIZE as f64).contains(&py);
-        px = px.clamp(1.0, SIZE as f64 - 2.0);
-        py = py.clamp(1.0, SIZE as f64 - 2.0);
-        let color = if outside { [255.0, 127.0, 14.0] } else { blue };
-        for dx in -1..=1 {
-            for dy in -1..=1 {
-                blend(&mut img, px + dx as f64, py + dy as f64, color, 0.35);
-            }
-        }
+    let (w, h) = (SIZE, SIZE);
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        draw(root, title, samples, means, hq_radius, half_extent).map_err(plot_err(path))?;
     }
-    // Means: a red ring at the high-quality radius (at least 4 px) and a centre dot.
-    let red = Rgb([214, 39, 40]);
-    let r = (hq_radius * scale).max(4.0);
-    for m in means {
-        let (cx, cy) = to_px(m[0], m[1]);
-        let n = (2.0 * std::f64::consts::PI * r * 2.0).ceil() as usize;
-        for i in 0..n {
-            let a = 2.0 * std::f64::consts::PI * i as f64 / n as f64;
-            put(&mut img, cx + r * a.cos(), cy + r * a.sin(), red);
-        }
-        put(&mut img, cx, cy, red);
+    let img = RgbImage::from_raw(w, h, buf).ok_or_else(|| Error::Plot {
+        path: path.to_path_buf(),
+        message: "the drawing buffer has the wrong size".into(),
+    })?;
+    save_png(&img, path)?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        draw(root, title, samples, means, hq_radius, half_extent).map_err(plot_err(path))?;
     }
-    save_png(&img, path)
+    gan_tensor::write_atomic(&path.with_extension("svg"), svg.as_bytes())?;
+    Ok(())
 }
 
 /// One named series of `(step, value)` points.
@@ -397,23 +451,6 @@ pub fn score(
     )
 }
 
-fn put(img: &mut RgbImage, x: f64, y: f64, c: Rgb<u8>) {
-    let (x, y) = (x.round(), y.round());
-    if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
-        img.put_pixel(x as u32, y as u32, c);
-    }
-}
-
-fn blend(img: &mut RgbImage, x: f64, y: f64, c: [f64; 3], alpha: f64) {
-    let (x, y) = (x.round(), y.round());
-    if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
-        let p = img.get_pixel_mut(x as u32, y as u32);
-        for (channel, target) in p.0.iter_mut().zip(c) {
-            *channel = (*channel as f64 * (1.0 - alpha) + target * alpha).round() as u8;
-        }
-    }
-}
-
 /// Images in `[-1, 1]` (`[N, C, H, W]`, C = 1 or 3, any device) as `u8` pixels `[N, C, H, W]`
 /// on the CPU: `round((x + 1) * 127.5)`, clamped.
 pub fn to_u8(x: &Tensor) -> Tensor {
@@ -475,26 +512,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scatter_marks_samples_and_means() {
+    fn scatter_marks_samples_and_means_with_axes_and_a_legend() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.png");
-        scatter_2d(&path, &[[0.5, 0.5]; 20], &[[-1.0, 0.0]], 0.03, 1.5).unwrap();
+        let mut pts = vec![[0.5f32, 0.5]; 20];
+        pts.push([9.0, 0.0]);
+        pts.push([f32::NAN, 0.0]);
+        scatter_2d(&path, "samples at step 7", &pts, &[[-1.0, 0.0]], 0.03, 1.5).unwrap();
         let img = image::open(&path).unwrap().to_rgb8();
         assert_eq!(img.dimensions(), (SIZE, SIZE));
-        let scale = (SIZE as f64 - 1.0) / 3.0;
-        let sample = img.get_pixel(
-            ((0.5 + 1.5) * scale).round() as u32,
-            ((1.5 - 0.5) * scale).round() as u32,
-        );
+        let blueish = img
+            .pixels()
+            .filter(|p| p.0[2] > 150 && p.0[0] < 150)
+            .count();
+        let red = img.pixels().filter(|p| p.0 == [214, 39, 40]).count();
         assert!(
-            sample.0[2] > sample.0[0],
-            "sample pixel should be blue: {sample:?}"
+            blueish > 10 && red > 10,
+            "samples {blueish}, mode ring {red}"
         );
-        let mean = img.get_pixel(
-            ((-1.0 + 1.5) * scale).round() as u32,
-            (1.5 * scale).round() as u32,
-        );
-        assert_eq!(mean.0, [214, 39, 40]);
+        let svg = std::fs::read_to_string(path.with_extension("svg")).unwrap();
+        for text in [
+            "samples at step 7",
+            "samples",
+            "outside the view (2)",
+            "true modes",
+            "\nx\n",
+            "\ny\n",
+        ] {
+            assert!(svg.contains(text), "the SVG lacks {text:?}");
+        }
     }
 
     #[test]

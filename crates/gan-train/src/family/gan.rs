@@ -409,7 +409,13 @@ impl Family for GanFamily {
             let csv = ctx.run.samples().join(format!("step-{step:09}.csv"));
             write_csv(&csv, &pts)?;
             let png = ctx.run.plots().join(format!("samples-step-{step:09}.png"));
-            scatter(mixture, &png, &pts)?;
+            let title = format!(
+                "samples at step {step}: {}/{} modes, {:.1}% high quality",
+                modes.modes_captured,
+                modes.n_modes,
+                100.0 * modes.high_quality_fraction
+            );
+            scatter(mixture, &png, &title, &pts)?;
             copy_file(&png, &ctx.run.plots().join("samples-latest.png"))?;
             return Ok(EvalRecord {
                 modes: Some(modes),
@@ -492,12 +498,12 @@ pub fn write_csv(path: &Path, pts: &[[f32; 2]]) -> Result<()> {
     Ok(gan_tensor::write_atomic(path, s.as_bytes())?)
 }
 
-fn scatter(data: &Mixture2d, path: &Path, pts: &[[f32; 2]]) -> Result<()> {
+fn scatter(data: &Mixture2d, path: &Path, title: &str, pts: &[[f32; 2]]) -> Result<()> {
     let extent = data
         .means()
         .iter()
         .flatten()
         .fold(0f64, |a, &b| a.max(b.abs()))
         * 1.375;
-    plot::scatter_2d(path, pts, data.means(), 3.0 * data.std(), extent)
+    plot::scatter_2d(path, title, pts, data.means(), 3.0 * data.std(), extent)
 }
