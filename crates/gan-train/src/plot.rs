@@ -106,23 +106,38 @@ pub fn scatter_2d(
             .draw()?;
         root.present()
     }
-    let (w, h) = (SIZE, SIZE);
-    let mut buf = vec![255u8; (w * h * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-        draw(root, title, samples, means, hq_radius, half_extent).map_err(plot_err(path))?;
-    }
-    let img = RgbImage::from_raw(w, h, buf).ok_or_else(|| Error::Plot {
+    png_and_svg(
+        path,
+        (SIZE, SIZE),
+        |root| {
+            draw(root, title, samples, means, hq_radius, half_extent).map_err(|e| format!("{e:?}"))
+        },
+        |root| {
+            draw(root, title, samples, means, hq_radius, half_extent).map_err(|e| format!("{e:?}"))
+        },
+    )
+}
+
+/// Draws one plot twice, into `path` (PNG, encoded by `image`) and an SVG beside it: the
+/// two closures are the same drawing on the two backends.
+fn png_and_svg(
+    path: &Path,
+    (w, h): (u32, u32),
+    png: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> std::result::Result<(), String>,
+    svg: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let fail = |message: String| Error::Plot {
         path: path.to_path_buf(),
-        message: "the drawing buffer has the wrong size".into(),
-    })?;
+        message,
+    };
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    png(BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area()).map_err(fail)?;
+    let img = RgbImage::from_raw(w, h, buf)
+        .ok_or_else(|| fail("the drawing buffer has the wrong size".into()))?;
     save_png(&img, path)?;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        draw(root, title, samples, means, hq_radius, half_extent).map_err(plot_err(path))?;
-    }
-    gan_tensor::write_atomic(&path.with_extension("svg"), svg.as_bytes())?;
+    let mut text = String::new();
+    svg(SVGBackend::with_string(&mut text, (w, h)).into_drawing_area()).map_err(fail)?;
+    gan_tensor::write_atomic(&path.with_extension("svg"), text.as_bytes())?;
     Ok(())
 }
 
@@ -155,13 +170,6 @@ fn font() -> Result<()> {
         path: Default::default(),
         message,
     })
-}
-
-fn plot_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> Error + '_ {
-    move |e| Error::Plot {
-        path: path.to_path_buf(),
-        message: format!("{e:?}"),
-    }
 }
 
 /// TensorBoard's smoothing: an exponential moving average with weight `w`, debiased so that
@@ -371,24 +379,13 @@ fn write_panels(
     font()?;
     let cols = series.len().clamp(1, 3) as u32;
     let rows = series.len().div_ceil(cols as usize).max(1) as u32;
-    let (w, h) = (cols * 460, 50 + rows * 300);
-    let mut buf = vec![255u8; (w * h * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-        panels(root, title, series, y_title, mark).map_err(plot_err(path))?;
-    }
-    let img = RgbImage::from_raw(w, h, buf).ok_or_else(|| Error::Plot {
-        path: path.to_path_buf(),
-        message: "the drawing buffer has the wrong size".into(),
-    })?;
-    save_png(&img, path)?;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        panels(root, title, series, y_title, mark).map_err(plot_err(path))?;
-    }
-    gan_tensor::write_atomic(&path.with_extension("svg"), svg.as_bytes())?;
-    Ok(())
+    let size = (cols * 460, 50 + rows * 300);
+    png_and_svg(
+        path,
+        size,
+        |root| panels(root, title, series, y_title, mark).map_err(|e| format!("{e:?}")),
+        |root| panels(root, title, series, y_title, mark).map_err(|e| format!("{e:?}")),
+    )
 }
 
 /// `plots/losses.png` (and `.svg`): every named training statistic against step, one panel
