@@ -1,21 +1,10 @@
 //! The `gan` binary end to end on a tiny config: train, sample, eval, resume, bad input.
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn gan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gan"))
-        .args(args)
-        .output()
-        .expect("gan runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{gan, skip, text};
 
 const TINY: &str = r#"
 name = "tiny"
@@ -295,12 +284,7 @@ fn nested_and_range_errors_name_the_key_and_its_own_line() {
 #[test]
 fn a_model_too_big_for_memory_is_a_clear_error() {
     if !Path::new("/bin/bash").exists() {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP a_model_too_big_for_memory: no /bin/bash for ulimit"
-        );
-        return;
+        return skip("a_model_too_big_for_memory", "no /bin/bash for ulimit");
     }
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
@@ -335,12 +319,10 @@ fn a_model_too_big_for_memory_is_a_clear_error() {
 #[test]
 fn cuda_without_a_gpu_is_a_clear_error() {
     if tch::Cuda::is_available() {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP cuda_without_a_gpu_is_a_clear_error: CUDA is available here (the device tests cover it)"
+        return skip(
+            "cuda_without_a_gpu_is_a_clear_error",
+            "CUDA is available here (the device tests cover it)",
         );
-        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), "tiny.toml", TINY);

@@ -2,28 +2,12 @@
 //! give what `gan sample --latents --raw` writes (max abs difference <= 1e-5), for a batch size
 //! other than the traced one; a conditional generator's module takes labels; the safetensors
 //! export holds the generator's tensors.
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn gan(args: &[&str]) -> Output {
-    let cache = std::env::temp_dir().join(format!("gan-cli-export-test-{}", std::process::id()));
-    Command::new(env!("CARGO_BIN_EXE_gan"))
-        .env("GAN_TOOLKIT_CACHE", &cache)
-        .env("GAN_INCEPTION", cache.join("no-such-extractor.pt"))
-        .args(args)
-        .output()
-        .expect("gan runs")
-}
-
-fn ok(o: &Output) -> String {
-    let t = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{t}");
-    t
-}
+use common::{gan, ok, skip, venv_python};
 
 fn config(conditional: bool) -> String {
     let (g, d) = if conditional {
@@ -91,14 +75,6 @@ fn readme_snippet() -> String {
     rest[open..open + close].to_string()
 }
 
-fn venv_python() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let torch = std::fs::canonicalize(root.join(".libtorch")).ok()?;
-    let venv = torch.parent()?.parent()?.parent()?.parent()?;
-    let py = venv.join("bin/python3");
-    py.is_file().then_some(py)
-}
-
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -110,12 +86,10 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn the_readme_python_lines_reproduce_gan_sample() {
     let Some(py) = venv_python() else {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP the_readme_python_lines_reproduce_gan_sample: no set-up venv Python (cargo xtask setup)"
+        return skip(
+            "the_readme_python_lines_reproduce_gan_sample",
+            "no set-up venv Python (cargo xtask setup)",
         );
-        return;
     };
     let dir = tempfile::tempdir().unwrap();
     let run = train(dir.path(), false);
@@ -231,12 +205,10 @@ fn conditional_modules_take_labels_and_safetensors_hold_the_weights() {
 #[test]
 fn the_dcgan64_safetensors_load_into_pytorch_examples_generator() {
     let Some(py) = venv_python() else {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP the_dcgan64_safetensors_load_into_pytorch_examples_generator: no set-up venv Python"
+        return skip(
+            "the_dcgan64_safetensors_load_into_pytorch_examples_generator",
+            "no set-up venv Python",
         );
-        return;
     };
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");

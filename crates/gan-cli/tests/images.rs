@@ -1,29 +1,11 @@
 //! The `gan` binary on image data (synthetic, so no data files are needed): train a
 //! conditional DCGAN, sample .npy/.png with labels and --class, interpolate, train a
 //! classifier and score the run with it.
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn gan(args: &[&str]) -> Output {
-    // Hermetic: no Inception file, and reference features cached in a private folder.
-    let cache = std::env::temp_dir().join(format!("gan-cli-images-test-{}", std::process::id()));
-    Command::new(env!("CARGO_BIN_EXE_gan"))
-        .env("GAN_TOOLKIT_CACHE", &cache)
-        .env("GAN_INCEPTION", cache.join("no-such-extractor.pt"))
-        .args(args)
-        .output()
-        .expect("gan runs")
-}
-
-fn ok(o: &Output) -> String {
-    let t = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{t}");
-    t
-}
+use common::{gan, ok};
 
 const CONFIG: &str = r#"
 name = "tiny-cgan"

@@ -1,25 +1,12 @@
 //! `gan report`: a self-contained HTML page of a run, rendered in headless Chromium by
 //! `scripts/check_report.sh` (no console errors, every embedded image decodes, a screenshot).
 //! The browser half skips visibly where Chromium is missing.
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn gan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gan"))
-        .args(args)
-        .output()
-        .expect("gan runs")
-}
-
-fn ok(o: &Output) -> String {
-    let t = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{t}");
-    t
-}
+use common::{gan, ok, skip};
 
 /// A ring run whose WGAN critic (no penalty, learning rate 1) climbs to huge losses: the
 /// report then has curves, scores, a best checkpoint and warning events to show.
@@ -108,13 +95,10 @@ fn the_report_holds_the_run_and_renders_in_a_browser() {
         String::from_utf8_lossy(&o.stderr)
     );
     if o.status.code() == Some(3) {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP the_report_holds_the_run_and_renders_in_a_browser (browser half): {}",
-            out.trim()
+        return skip(
+            "the_report_holds_the_run_and_renders_in_a_browser (browser half)",
+            out.trim(),
         );
-        return;
     }
     assert!(o.status.success(), "{out}");
     assert!(

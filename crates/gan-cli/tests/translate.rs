@@ -1,32 +1,11 @@
 //! The `gan` binary on a translation run (tiny aligned pairs written by the test, no data
 //! files needed): train pix2pix, `gan translate` a .npy, an image file and a folder (with the
 //! mode recorded), `gan eval --run` with translation scores, and clear errors.
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn gan(args: &[&str]) -> Output {
-    let cache = std::env::temp_dir().join(format!("gan-cli-translate-test-{}", std::process::id()));
-    Command::new(env!("CARGO_BIN_EXE_gan"))
-        .env("GAN_TOOLKIT_CACHE", &cache)
-        .env("GAN_INCEPTION", cache.join("no-such-extractor.pt"))
-        .args(args)
-        .output()
-        .expect("gan runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(o: &Output) -> String {
-    let t = text(o);
-    assert!(o.status.success(), "{t}");
-    t
-}
+use common::{gan, ok, text};
 
 /// `n` aligned grey pairs of 32x32 halves: A blocks, B = 255 - A.
 fn pairs(dir: &Path, n: u32) {

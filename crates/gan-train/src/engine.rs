@@ -698,7 +698,8 @@ impl Trainer {
             .map_err(io_err("cannot read", self.run.metrics()))?;
         let name = &self.cfg.name;
         plot_losses(&self.run, name, &text)?;
-        plot_scores(&self.run, name, &text, self.plan.eval.config.best)?;
+        let best_at = rec.best.as_ref().map(|b| b.step);
+        plot_scores(&self.run, name, &text, self.plan.eval.config.best, best_at)?;
         on_event(Event::Eval(&rec));
         Ok(rec)
     }
@@ -828,14 +829,20 @@ fn plot_losses(run: &RunDir, name: &str, text: &str) -> Result<()> {
 }
 
 /// Draws `plots/<score>.png` (and `.svg`) for every score the evaluations hold, each against
-/// step, with the best checkpoint (`best/best.json`) marked on the score that picks it.
-fn plot_scores(run: &RunDir, name: &str, text: &str, best: BestMetric) -> Result<()> {
+/// step, with the best checkpoint (the step `best_at` the engine keeps) marked on the score
+/// that picks it.
+fn plot_scores(
+    run: &RunDir,
+    name: &str,
+    text: &str,
+    best: BestMetric,
+    best_at: Option<u64>,
+) -> Result<()> {
     let evals: Vec<EvalRecord> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<EvalRecord>(l).ok())
         .filter(|r| r.kind == "eval")
         .collect();
-    let best_at = BestRecord::read(&run.best())?.map(|b| b.step as f64);
     for metric in BestMetric::ALL {
         let pts: Vec<(f64, f64)> = evals
             .iter()
@@ -847,7 +854,7 @@ fn plot_scores(run: &RunDir, name: &str, text: &str, best: BestMetric) -> Result
         let marked = (metric == best)
             .then_some(best_at)
             .flatten()
-            .and_then(|x| pts.iter().copied().find(|p| p.0 == x));
+            .and_then(|x| pts.iter().copied().find(|p| p.0 == x as f64));
         plot::score(
             &run.plots().join(format!("{}.png", metric.name())),
             name,

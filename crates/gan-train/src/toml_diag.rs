@@ -153,16 +153,16 @@ pub(crate) fn diagnose<T: DeserializeOwned>(
         // The same error is the same message at the same place, which moves up by what was
         // removed when that was above it. (The same message elsewhere is another value's.)
         let removed = text.len().saturating_sub(rest.len());
-        let same = match toml::from_str::<T>(&rest) {
-            Ok(_) => false,
+        match toml::from_str::<T>(&rest) {
+            Ok(_) => changed.push((leaf, true)),
             Err(e) => {
                 let now = e.span().map(|s| s.start);
-                e.message() == message
-                    && (now == start || now == start.map(|s| s.saturating_sub(removed)))
+                let same = e.message() == message
+                    && (now == start || now == start.map(|s| s.saturating_sub(removed)));
+                if !same {
+                    changed.push((leaf, false));
+                }
             }
-        };
-        if !same {
-            changed.push((leaf, toml::from_str::<T>(&rest).is_ok()));
         }
     }
     let mentioned = |leaf: &Leaf| {

@@ -107,7 +107,6 @@ pub fn handle_command(mut args: Args) -> Result<()> {
     if args.raw && extension(&args.out) != "npy" {
         bail!("--raw writes float32 .npy files: use --out FILE.npy");
     }
-    let args = Args { n: Some(n), ..args };
     // Before anything is allocated: an absurd --n is an error, not an allocation failure.
     g.check_memory(n)?;
     if extension(&args.out) == "png" && n > MAX_GRID {

@@ -221,7 +221,7 @@ pub fn handle_command(args: Args) -> Result<()> {
         Ok(outcome) => outcome,
         Err(panic) => {
             let what = crate::panic_message(panic.as_ref());
-            let newest = gan_train::checkpoint::latest(&run.join("checkpoints"))
+            let newest = gan_train::checkpoint::latest(&gan_train::RunDir::new(&run).checkpoints())
                 .ok()
                 .flatten()
                 .map(|c| c.path.display().to_string());
