@@ -116,6 +116,9 @@ pub enum GConditioning {
     None,
     /// Conditional batch norm: one scale and shift per class (Miyato & Koyama 2018).
     BatchNorm,
+    /// StyleGAN2's: an embedding of the class, concatenated with `z` at the input of the
+    /// mapping network (`arch = "stylegan2"` only).
+    Mapping,
 }
 
 /// How the discriminator uses the class (class-conditional models).
@@ -132,7 +135,7 @@ pub enum DConditioning {
     AuxiliaryClassifier,
 }
 
-/// Which generator to build (`arch = "mlp" | "dcgan" | "resnet"` in TOML).
+/// Which generator to build (`arch = "mlp" | "dcgan" | "resnet" | "stylegan2"` in TOML).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "arch", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum GeneratorConfig {
@@ -169,6 +172,173 @@ pub enum GeneratorConfig {
         #[serde(default)]
         conditioning: GConditioning,
     },
+    /// StyleGAN2's generator (Karras et al. 2020): mapping network, modulated convolutions,
+    /// noise inputs, the `skip` architecture.
+    Stylegan2(StyleGan2GeneratorConfig),
+}
+
+/// StyleGAN2's generator (`arch = "stylegan2"`). The defaults are the paper's (and
+/// stylegan2-ada-pytorch's) at 256x256 and above; its `cifar` config uses 2 mapping layers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StyleGan2GeneratorConfig {
+    /// Size of `z` (512).
+    pub latent_dim: i64,
+    /// Size of `w` (512).
+    pub w_dim: i64,
+    /// Layers of the mapping network (8; 2 in upstream's `cifar` config).
+    pub mapping_layers: i64,
+    /// Learning-rate multiplier of the mapping layers (0.01).
+    pub mapping_lr_mul: f64,
+    /// Decay of the tracked average of `w` (0.995), which truncation pulls towards.
+    pub w_avg_beta: f64,
+    /// Channels at resolution `r` are `min(channel_base / r, channel_max)` (32768).
+    pub channel_base: i64,
+    /// The most channels of any layer (512).
+    pub channel_max: i64,
+    /// Clamp every convolution's output to +-this (256, as upstream trains; 0 = off).
+    pub conv_clamp: f64,
+    /// Class conditioning: `"mapping"` (a class embedding concatenated with `z`) or `"none"`.
+    pub conditioning: GConditioning,
+}
+
+impl Default for StyleGan2GeneratorConfig {
+    fn default() -> Self {
+        StyleGan2GeneratorConfig {
+            latent_dim: 512,
+            w_dim: 512,
+            mapping_layers: 8,
+            mapping_lr_mul: 0.01,
+            w_avg_beta: 0.995,
+            channel_base: 32768,
+            channel_max: 512,
+            conv_clamp: 256.0,
+            conditioning: GConditioning::None,
+        }
+    }
+}
+
+impl StyleGan2GeneratorConfig {
+    /// Checks ranges; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        check_range("generator.latent_dim", self.latent_dim, 1, 1 << 16)?;
+        check_range("generator.w_dim", self.w_dim, 1, 1 << 16)?;
+        check_range("generator.mapping_layers", self.mapping_layers, 1, 64)?;
+        check_range("generator.channel_base", self.channel_base, 1, 1 << 24)?;
+        check_range("generator.channel_max", self.channel_max, 1, 1 << 16)?;
+        check_positive("generator.mapping_lr_mul", self.mapping_lr_mul)?;
+        check_unit("generator.w_avg_beta", self.w_avg_beta)?;
+        check_non_negative("generator.conv_clamp", self.conv_clamp)?;
+        if self.conditioning == GConditioning::BatchNorm {
+            return Err(config_err(
+                "generator.conditioning",
+                "StyleGAN2 takes the class through its mapping network: use conditioning = \
+                 \"mapping\" (or \"none\")",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// StyleGAN2's discriminator (`arch = "stylegan2"`): the `resnet` architecture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StyleGan2DiscriminatorConfig {
+    /// Channels at resolution `r` are `min(channel_base / r, channel_max)` (32768).
+    pub channel_base: i64,
+    /// The most channels of any layer (512).
+    pub channel_max: i64,
+    /// Group size of the minibatch standard-deviation layer (4; 32 in upstream's `cifar`
+    /// config); batches must divide by `min(mbstd_group, batch)`.
+    pub mbstd_group: i64,
+    /// Features of the minibatch standard-deviation layer (1; 0 = no such layer).
+    pub mbstd_channels: i64,
+    /// Clamp every convolution's output to +-this (256; 0 = off).
+    pub conv_clamp: f64,
+    /// Class conditioning: `"projection"` onto a mapped class embedding, or `"none"`.
+    pub conditioning: DConditioning,
+    /// Layers of the class mapping network of a conditional discriminator (8).
+    pub mapping_layers: i64,
+    /// Its learning-rate multiplier (0.01).
+    pub mapping_lr_mul: f64,
+}
+
+impl Default for StyleGan2DiscriminatorConfig {
+    fn default() -> Self {
+        StyleGan2DiscriminatorConfig {
+            channel_base: 32768,
+            channel_max: 512,
+            mbstd_group: 4,
+            mbstd_channels: 1,
+            conv_clamp: 256.0,
+            conditioning: DConditioning::None,
+            mapping_layers: 8,
+            mapping_lr_mul: 0.01,
+        }
+    }
+}
+
+impl StyleGan2DiscriminatorConfig {
+    /// Checks ranges; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        check_range("discriminator.channel_base", self.channel_base, 1, 1 << 24)?;
+        check_range("discriminator.channel_max", self.channel_max, 1, 1 << 16)?;
+        check_range("discriminator.mbstd_group", self.mbstd_group, 1, 1 << 16)?;
+        check_range(
+            "discriminator.mbstd_channels",
+            self.mbstd_channels,
+            0,
+            1 << 10,
+        )?;
+        check_range("discriminator.mapping_layers", self.mapping_layers, 1, 64)?;
+        check_positive("discriminator.mapping_lr_mul", self.mapping_lr_mul)?;
+        check_non_negative("discriminator.conv_clamp", self.conv_clamp)?;
+        if self.mbstd_channels > 0 {
+            let c4 = (self.channel_base / 4).clamp(1, self.channel_max);
+            if c4 % self.mbstd_channels != 0 {
+                return Err(config_err(
+                    "discriminator.mbstd_channels",
+                    format!(
+                        "{} does not divide the {c4} channels at 4x4 (min(channel_base / 4, \
+                         channel_max))",
+                        self.mbstd_channels
+                    ),
+                ));
+            }
+        }
+        if self.conditioning == DConditioning::AuxiliaryClassifier {
+            return Err(config_err(
+                "discriminator.conditioning",
+                "StyleGAN2's discriminator conditions by projection onto a mapped class \
+                 embedding: use conditioning = \"projection\" (or \"none\")",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_positive(key: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(config_err(key, format!("{v} must be a positive number")))
+    }
+}
+
+fn check_non_negative(key: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(config_err(key, format!("{v} must be a number >= 0")))
+    }
+}
+
+fn check_unit(key: &str, v: f64) -> Result<()> {
+    if (0.0..1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(config_err(key, format!("{v} is not in [0, 1)")))
+    }
 }
 
 fn default_latent() -> i64 {
@@ -231,8 +401,17 @@ impl GeneratorConfig {
                 latent_dim, width, ..
             } => {
                 check_range("generator.latent_dim", *latent_dim, 1, 1 << 16)?;
-                check_range("generator.width", *width, 1, 4096)
+                check_range("generator.width", *width, 1, 4096)?;
+                if self.conditioning() == GConditioning::Mapping {
+                    return Err(config_err(
+                        "generator.conditioning",
+                        "\"mapping\" is StyleGAN2's (arch = \"stylegan2\"); use \"batch-norm\" \
+                         or \"none\"",
+                    ));
+                }
+                Ok(())
             }
+            GeneratorConfig::Stylegan2(c) => c.validate(),
         }
     }
 
@@ -242,11 +421,12 @@ impl GeneratorConfig {
             GeneratorConfig::Mlp { .. } => GConditioning::None,
             GeneratorConfig::Dcgan { conditioning, .. }
             | GeneratorConfig::Resnet { conditioning, .. } => *conditioning,
+            GeneratorConfig::Stylegan2(c) => c.conditioning,
         }
     }
 }
 
-/// Which discriminator to build (`arch = "mlp" | "dcgan" | "resnet"` in TOML).
+/// Which discriminator to build (`arch = "mlp" | "dcgan" | "resnet" | "stylegan2"` in TOML).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "arch", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum DiscriminatorConfig {
@@ -283,6 +463,9 @@ pub enum DiscriminatorConfig {
         #[serde(default)]
         conditioning: DConditioning,
     },
+    /// StyleGAN2's discriminator (Karras et al. 2020): residual blocks, minibatch
+    /// standard deviation, projection conditioning.
+    Stylegan2(StyleGan2DiscriminatorConfig),
 }
 
 impl Default for DiscriminatorConfig {
@@ -309,6 +492,7 @@ impl DiscriminatorConfig {
             DiscriminatorConfig::Resnet { width, .. } => {
                 check_range("discriminator.width", *width, 1, 4096)
             }
+            DiscriminatorConfig::Stylegan2(c) => c.validate(),
         }
     }
 
@@ -318,7 +502,7 @@ impl DiscriminatorConfig {
             DiscriminatorConfig::Mlp { pack, .. } | DiscriminatorConfig::Dcgan { pack, .. } => {
                 *pack
             }
-            DiscriminatorConfig::Resnet { .. } => 1,
+            DiscriminatorConfig::Resnet { .. } | DiscriminatorConfig::Stylegan2(_) => 1,
         }
     }
 
@@ -328,6 +512,7 @@ impl DiscriminatorConfig {
             DiscriminatorConfig::Mlp { .. } => DConditioning::None,
             DiscriminatorConfig::Dcgan { conditioning, .. }
             | DiscriminatorConfig::Resnet { conditioning, .. } => *conditioning,
+            DiscriminatorConfig::Stylegan2(c) => c.conditioning,
         }
     }
 }

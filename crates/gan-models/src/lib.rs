@@ -11,6 +11,11 @@
 //!   [`DcganDiscriminator`]; the 64x64 pair is pytorch/examples' layer for layer).
 //! * SNGAN's ResNets for 32x32 ([`ResnetGenerator`], [`ResnetDiscriminator`]) with spectral
 //!   normalisation (power-iteration vectors saved with the weights).
+//! * StyleGAN2 ([`StyleGan2Generator`]: [`MappingNetwork`] + [`SynthesisNetwork`];
+//!   [`StyleGan2Discriminator`]), NVlabs' stylegan2-ada-pytorch structure and variable names
+//!   in plain libtorch operations: equalized learning rate, modulated convolutions with
+//!   demodulation, noise inputs, the `[1, 3, 3, 1]` FIR resampling, the `skip` generator,
+//!   the `resnet` discriminator with minibatch standard deviation, the truncation trick.
 //! * Class conditioning: conditional batch norm in generators, a projection or an
 //!   auxiliary-classifier head in discriminators.
 //! * Image-to-image translation, pix2pix's and CycleGAN's networks layer for layer
@@ -71,17 +76,22 @@ mod error;
 mod layers;
 mod mlp;
 mod resnet;
+mod stylegan2;
 mod translation;
 
 pub use config::{
     Activation, DConditioning, DiscriminatorConfig, GConditioning, GeneratorConfig, MlpConfig,
-    NormKind, PatchConfig, PatchDiscriminatorConfig, PixelConfig, ResnetConfig, TranslatorConfig,
-    UnetConfig, WeightInit,
+    NormKind, PatchConfig, PatchDiscriminatorConfig, PixelConfig, ResnetConfig,
+    StyleGan2DiscriminatorConfig, StyleGan2GeneratorConfig, TranslatorConfig, UnetConfig,
+    WeightInit,
 };
 pub use dcgan::{DcganDiscriminator, DcganGenerator};
 pub use error::{Error, Result};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
 pub use resnet::{ResnetDiscriminator, ResnetGenerator};
+pub use stylegan2::{
+    MappingNetwork, NoiseMode, StyleGan2Discriminator, StyleGan2Generator, SynthesisNetwork,
+};
 pub use translation::{
     ForwardMode, PatchDiscriminator, PixelDiscriminator, ResnetTranslator,
     TranslationDiscriminator, TranslationSpec, Translator, UnetGenerator,
@@ -154,6 +164,8 @@ pub enum Generator {
     Dcgan(DcganGenerator),
     /// SNGAN ResNet.
     Resnet(ResnetGenerator),
+    /// StyleGAN2.
+    Stylegan2(StyleGan2Generator),
 }
 
 impl Generator {
@@ -193,6 +205,9 @@ impl Generator {
                 *conditioning,
                 data,
             )?),
+            GeneratorConfig::Stylegan2(c) => {
+                Generator::Stylegan2(StyleGan2Generator::new(p, c, data)?)
+            }
         })
     }
 
@@ -202,6 +217,7 @@ impl Generator {
             Generator::Mlp(g) => g.latent_dim(),
             Generator::Dcgan(g) => g.latent_dim(),
             Generator::Resnet(g) => g.latent_dim(),
+            Generator::Stylegan2(g) => g.latent_dim(),
         }
     }
 
@@ -211,6 +227,7 @@ impl Generator {
             Generator::Mlp(_) => false,
             Generator::Dcgan(g) => g.conditional(),
             Generator::Resnet(g) => g.conditional(),
+            Generator::Stylegan2(g) => g.conditional(),
         }
     }
 
@@ -231,6 +248,7 @@ impl Generator {
             }
             Generator::Dcgan(g) => g.forward_t(z, y, train),
             Generator::Resnet(g) => g.forward_t(z, y, train),
+            Generator::Stylegan2(g) => g.forward_t(z, y, train),
         }
     }
 }
@@ -244,6 +262,8 @@ pub enum Discriminator {
     Dcgan(DcganDiscriminator),
     /// SNGAN ResNet.
     Resnet(ResnetDiscriminator),
+    /// StyleGAN2.
+    Stylegan2(StyleGan2Discriminator),
 }
 
 impl Discriminator {
@@ -278,6 +298,9 @@ impl Discriminator {
                 width,
                 conditioning,
             } => Discriminator::Resnet(ResnetDiscriminator::new(p, *width, *conditioning, data)?),
+            DiscriminatorConfig::Stylegan2(c) => {
+                Discriminator::Stylegan2(StyleGan2Discriminator::new(p, c, data)?)
+            }
         })
     }
 
@@ -286,7 +309,7 @@ impl Discriminator {
         match self {
             Discriminator::Mlp(d) => d.pack(),
             Discriminator::Dcgan(d) => d.pack(),
-            Discriminator::Resnet(_) => 1,
+            Discriminator::Resnet(_) | Discriminator::Stylegan2(_) => 1,
         }
     }
 
@@ -296,6 +319,7 @@ impl Discriminator {
             Discriminator::Mlp(_) => false,
             Discriminator::Dcgan(d) => d.conditional(),
             Discriminator::Resnet(d) => d.conditional(),
+            Discriminator::Stylegan2(d) => d.conditional(),
         }
     }
 
@@ -306,6 +330,8 @@ impl Discriminator {
             Discriminator::Mlp(d) => d.batch_independent(),
             Discriminator::Dcgan(d) => d.batch_independent(),
             Discriminator::Resnet(_) => true,
+            // The minibatch standard-deviation layer mixes the batch.
+            Discriminator::Stylegan2(_) => false,
         }
     }
 
@@ -326,6 +352,7 @@ impl Discriminator {
             Discriminator::Mlp(d) => Ok((d.forward_t(x, train)?, None)),
             Discriminator::Dcgan(d) => d.forward_full(x, y, train),
             Discriminator::Resnet(d) => d.forward_full(x, y, train),
+            Discriminator::Stylegan2(d) => Ok((d.forward(x, y)?, None)),
         }
     }
 }
