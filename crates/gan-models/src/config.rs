@@ -415,6 +415,16 @@ impl GeneratorConfig {
         }
     }
 
+    /// The architecture's name (`mlp`, `dcgan`, `resnet`, `stylegan2`), as in TOML.
+    pub fn arch(&self) -> &'static str {
+        match self {
+            GeneratorConfig::Mlp { .. } => "mlp",
+            GeneratorConfig::Dcgan { .. } => "dcgan",
+            GeneratorConfig::Resnet { .. } => "resnet",
+            GeneratorConfig::Stylegan2(_) => "stylegan2",
+        }
+    }
+
     /// The class conditioning asked for.
     pub fn conditioning(&self) -> GConditioning {
         match self {

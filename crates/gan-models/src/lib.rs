@@ -251,6 +251,33 @@ impl Generator {
             Generator::Stylegan2(g) => g.forward_t(z, y, train),
         }
     }
+
+    /// Samples (eval mode) with the truncation trick: `w` pulled towards the tracked average
+    /// by `psi` (1 = no truncation). Only StyleGAN2 has a `w` to truncate; `psi != 1` for
+    /// another generator is an error naming `truncation`.
+    pub fn forward_truncated(&self, z: &Tensor, y: Option<&Tensor>, psi: f64) -> Result<Tensor> {
+        match self {
+            Generator::Stylegan2(g) => {
+                let ws = g.ws(z, y, psi, false)?;
+                g.synthesize(&ws, NoiseMode::Random, false)
+            }
+            _ if psi == 1.0 => self.forward_t(z, y, false),
+            _ => Err(error::config_err(
+                "truncation",
+                format!(
+                    "{psi}: only StyleGAN2 generators (arch = \"stylegan2\") have a w to truncate"
+                ),
+            )),
+        }
+    }
+
+    /// The StyleGAN2 generator inside, if it is one.
+    pub fn as_stylegan2(&self) -> Option<&StyleGan2Generator> {
+        match self {
+            Generator::Stylegan2(g) => Some(g),
+            _ => None,
+        }
+    }
 }
 
 /// A discriminator chosen by [`DiscriminatorConfig`].
@@ -353,6 +380,14 @@ impl Discriminator {
             Discriminator::Dcgan(d) => d.forward_full(x, y, train),
             Discriminator::Resnet(d) => d.forward_full(x, y, train),
             Discriminator::Stylegan2(d) => Ok((d.forward(x, y)?, None)),
+        }
+    }
+
+    /// The StyleGAN2 discriminator inside, if it is one.
+    pub fn as_stylegan2(&self) -> Option<&StyleGan2Discriminator> {
+        match self {
+            Discriminator::Stylegan2(d) => Some(d),
+            _ => None,
         }
     }
 }

@@ -88,6 +88,10 @@ pub enum ModelConfig {
     /// `G_B: B -> A` against PatchGANs `D_A` (judging domain B) and `D_B` (domain A), trained
     /// with LSGAN, cycle consistency and identity losses and pools of past fakes.
     Cyclegan(CycleganConfig),
+    /// StyleGAN2 (Karras et al. 2020) as stylegan2-ada-pytorch trains it: `[generator]` and
+    /// `[discriminator]` with `arch = "stylegan2"`, the non-saturating logistic loss, style
+    /// mixing, lazy R1 and path-length regularisation as phases of their own.
+    Stylegan2(Stylegan2Config),
 }
 
 impl ModelConfig {
@@ -97,6 +101,54 @@ impl ModelConfig {
             ModelConfig::Gan => "gan",
             ModelConfig::Pix2pix(_) => "pix2pix",
             ModelConfig::Cyclegan(_) => "cyclegan",
+            ModelConfig::Stylegan2(_) => "stylegan2",
+        }
+    }
+
+    /// Whether the family trains a generator of latents described by `[generator]` (what
+    /// `gan sample`, `gan eval` and `gan export` load): `gan` and `stylegan2`.
+    pub fn generates_from_latents(&self) -> bool {
+        matches!(self, ModelConfig::Gan | ModelConfig::Stylegan2(_))
+    }
+}
+
+/// StyleGAN2's training (`[model] family = "stylegan2"`), after stylegan2-ada-pytorch's
+/// `training/loss.py` and `training/training_loop.py`. Each step runs the phases `g` (the
+/// non-saturating loss `softplus(-D(G(z)))`), `g_pl` every `pl_every` steps (the path-length
+/// penalty), `d` (`softplus(D(G(z))) + softplus(-D(x))`) and `d_r1` every `r1_every` steps
+/// (R1 = `r1_gamma / 2 * |grad D(x)|^2`). A regularisation phase's loss is multiplied by its
+/// interval `I`, and its network's optimiser runs with the learning rate times
+/// `c = I / (I + 1)` and betas to the power `c` (lazy regularisation). `[optim]` sets the
+/// base rates and betas (upstream: 0.0025 and (0, 0.99)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Stylegan2Config {
+    /// R1 weight gamma (upstream: 10 at FFHQ 1024, 0.01 for CIFAR-10; 0 = off).
+    pub r1_gamma: f64,
+    /// Run the R1 phase every this many steps (16).
+    pub r1_every: u64,
+    /// Path-length penalty weight (2; 0 = off).
+    pub pl_weight: f64,
+    /// Run the path-length phase every this many steps (4).
+    pub pl_every: u64,
+    /// Decay of the running mean path length `pl_mean` (0.01).
+    pub pl_decay: f64,
+    /// The path-length phase uses `batch_size / pl_batch_shrink` samples (2).
+    pub pl_batch_shrink: i64,
+    /// Probability that a generated batch mixes two latents' styles at a random layer (0.9).
+    pub style_mixing: f64,
+}
+
+impl Default for Stylegan2Config {
+    fn default() -> Self {
+        Stylegan2Config {
+            r1_gamma: 10.0,
+            r1_every: 16,
+            pl_weight: 2.0,
+            pl_every: 4,
+            pl_decay: 0.01,
+            pl_batch_shrink: 2,
+            style_mixing: 0.9,
         }
     }
 }
@@ -1133,7 +1185,8 @@ impl TrainConfig {
             eval: &'a EvalConfig,
             guard: &'a GuardConfig,
         }
-        let gan = self.model == ModelConfig::Gan;
+        let gan = self.model.generates_from_latents();
+        let loss = self.model == ModelConfig::Gan;
         let saved = Saved {
             name: &self.name,
             seed: self.seed,
@@ -1142,7 +1195,7 @@ impl TrainConfig {
             model: &self.model,
             generator: gan.then_some(&self.generator),
             discriminator: gan.then_some(&self.discriminator),
-            loss: gan.then_some(&self.loss),
+            loss: loss.then_some(&self.loss),
             optim: &self.optim,
             train: &self.train,
             eval: &self.eval,
@@ -1159,6 +1212,7 @@ impl TrainConfig {
             ModelConfig::Gan => crate::family::gan::validate(self),
             ModelConfig::Pix2pix(p) => crate::family::pix2pix::validate(self, p),
             ModelConfig::Cyclegan(c) => crate::family::cyclegan::validate(self, c),
+            ModelConfig::Stylegan2(c) => crate::family::stylegan2::validate(self, c),
         }
     }
 

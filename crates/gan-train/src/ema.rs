@@ -14,8 +14,17 @@ use crate::{adam::Adam, flat::flatten};
 /// few tensor operations whatever the number of layers.
 #[derive(Debug)]
 pub(crate) struct Ema {
-    /// `(ema, source)` buffer pairs of one kind and layout.
-    pairs: Vec<(Tensor, Tensor)>,
+    /// `(ema, source, average)` buffer pairs of one kind and layout; `average` false copies.
+    pairs: Vec<(Tensor, Tensor, bool)>,
+}
+
+/// What the EMA does with the tensors that are not trained (buffers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Buffers {
+    /// Averages them too (batch-norm statistics of the GAN family's generators).
+    Average,
+    /// Copies them (StyleGAN2's `w_avg` and constant noise, as upstream's `G_ema`).
+    Copy,
 }
 
 impl Ema {
@@ -26,13 +35,23 @@ impl Ema {
         opt: &Adam,
         ema: &VarStore,
     ) -> Result<Self, tch::TchError> {
+        Self::with_buffers(source, opt, ema, Buffers::Average)
+    }
+
+    /// As [`new`](Self::new), saying what happens to buffers.
+    pub(crate) fn with_buffers(
+        source: &VarStore,
+        opt: &Adam,
+        ema: &VarStore,
+        buffers: Buffers,
+    ) -> Result<Self, tch::TchError> {
         let src: BTreeMap<String, Tensor> = source.variables().into_iter().collect();
         let dst: BTreeMap<String, Tensor> = ema.variables().into_iter().collect();
         let mut pairs = Vec::new();
         let params: Vec<Tensor> = opt.param_names().map(|n| dst[n].shallow_clone()).collect();
         if let Some(first) = params.first() {
             let (flat, _) = flatten(&params, first.kind(), first.device())?;
-            pairs.push((flat, opt.flat_params().shallow_clone()));
+            pairs.push((flat, opt.flat_params().shallow_clone(), true));
         }
         let trained: Vec<&str> = opt.param_names().collect();
         let mut rest: Vec<(Kind, Vec<&String>)> = Vec::new();
@@ -52,17 +71,17 @@ impl Ema {
             };
             let (e, _) = flatten(&gather(&dst), kind, device)?;
             let (s, _) = flatten(&gather(&src), kind, device)?;
-            pairs.push((e, s));
+            pairs.push((e, s, buffers == Buffers::Average));
         }
         Ok(Ema { pairs })
     }
 
-    /// `ema = beta * ema + (1 - beta) * source` for floating-point tensors; others (counters)
-    /// are copied.
+    /// `ema = beta * ema + (1 - beta) * source` for floating-point tensors; others (counters,
+    /// and buffers under [`Buffers::Copy`]) are copied.
     pub(crate) fn update(&mut self, beta: f64) {
         tch::no_grad(|| {
-            for (e, s) in &mut self.pairs {
-                if e.is_floating_point() {
+            for (e, s, average) in &mut self.pairs {
+                if *average && e.is_floating_point() {
                     let _ = e.lerp_(s, 1.0 - beta);
                 } else {
                     e.copy_(s);
@@ -105,5 +124,11 @@ mod tests {
         avg.update(0.5);
         assert_eq!(values(&ema, "w"), vec![0.625, 1.25]);
         assert_eq!(values(&ema, "rm"), vec![11.25]);
+        // Copied buffers follow the source exactly.
+        let ema = store(&[0.0, 0.0], &[0.0]);
+        let mut copy = Ema::with_buffers(&src, &opt, &ema, Buffers::Copy).unwrap();
+        copy.update(0.5);
+        assert_eq!(values(&ema, "w"), vec![0.5, 1.0]);
+        assert_eq!(values(&ema, "rm"), vec![20.0]);
     }
 }

@@ -405,6 +405,16 @@ impl Trainer {
         &self.phases
     }
 
+    /// Each optimiser's current learning rate (schedule, guard and family corrections
+    /// applied).
+    pub fn learning_rates(&self) -> std::collections::BTreeMap<String, f64> {
+        self.family
+            .learning_rates()
+            .into_iter()
+            .map(|(n, lr)| (n.to_string(), lr))
+            .collect()
+    }
+
     /// The learning-rate multiplier the divergence guard has set (1 before any rollback).
     pub fn lr_scale(&self) -> f64 {
         self.lr_scale

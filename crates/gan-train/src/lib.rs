@@ -52,7 +52,8 @@ mod trained;
 pub use adam::Adam;
 pub use config::{
     BestMetric, CycleganConfig, DataConfig, EvalConfig, GuardConfig, LogConfig, LossConfig,
-    LrSchedule, ModelConfig, OptimConfig, Pix2pixConfig, ScheduleConfig, TestMode, TrainConfig,
+    LrSchedule, ModelConfig, OptimConfig, Pix2pixConfig, ScheduleConfig, Stylegan2Config, TestMode,
+    TrainConfig,
 };
 pub use data::{load_images, load_pairs, load_unpaired, DataInfo};
 pub use engine::{ResumeFrom, ResumeReport, Trainer};

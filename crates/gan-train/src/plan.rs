@@ -8,7 +8,7 @@ use gan_tensor::DeviceSpec;
 
 use crate::config::{
     CycleganConfig, DataConfig, EvalConfig, GuardConfig, LossConfig, ModelConfig, OptimConfig,
-    Pix2pixConfig, TrainConfig,
+    Pix2pixConfig, Stylegan2Config, TrainConfig,
 };
 use crate::error::Result;
 
@@ -40,6 +40,21 @@ pub struct GanPlan {
     pub batch_size: i64,
 }
 
+/// What the StyleGAN2 family needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stylegan2Plan {
+    /// The generator (`arch = "stylegan2"`).
+    pub generator: GeneratorConfig,
+    /// The discriminator (`arch = "stylegan2"`).
+    pub discriminator: DiscriminatorConfig,
+    /// `[model]`: regularisation and style mixing.
+    pub config: Stylegan2Config,
+    /// Optimiser settings (base learning rates; the engine supplies the factor).
+    pub optim: OptimConfig,
+    /// Samples per batch.
+    pub batch_size: i64,
+}
+
 /// The model family and its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelPlan {
@@ -60,6 +75,8 @@ pub enum ModelPlan {
         /// `[optim]`.
         optim: OptimConfig,
     },
+    /// The StyleGAN2 family.
+    Stylegan2(Stylegan2Plan),
 }
 
 /// What periodic evaluation needs.
@@ -139,6 +156,13 @@ impl Plan {
                 config: c.clone(),
                 optim: cfg.optim.clone(),
             },
+            ModelConfig::Stylegan2(c) => ModelPlan::Stylegan2(Stylegan2Plan {
+                generator: cfg.generator.clone(),
+                discriminator: cfg.discriminator.clone(),
+                config: c.clone(),
+                optim: cfg.optim.clone(),
+                batch_size: t.batch_size,
+            }),
         };
         let e = &cfg.eval;
         let images = cfg.data.mixture_kind().is_none();

@@ -21,12 +21,14 @@ use crate::records::EvalRecord;
 const CHUNK: i64 = 500;
 
 /// `n` images in `[-1, 1]` on the CPU from `g`, generated [`CHUNK`] at a time from one
-/// latent batch seeded by `seed` (drawn on the CPU, so the same on every device).
+/// latent batch seeded by `seed` (drawn on the CPU, so the same on every device), with the
+/// truncation `psi` (1: none; other values for StyleGAN2 only).
 pub fn generate_chunked(
     g: &Generator,
     n: i64,
     seed: i64,
     labels: Option<&Tensor>,
+    psi: f64,
     device: Device,
 ) -> Result<Tensor> {
     seed_all(seed);
@@ -37,7 +39,7 @@ pub fn generate_chunked(
         let len = CHUNK.min(n - start);
         let y = labels.map(|l| l.narrow(0, start, len).to_device(device));
         let zb = z.narrow(0, start, len).to_device(device);
-        let x = tch::no_grad(|| g.forward_t(&zb, y.as_ref(), false))?;
+        let x = tch::no_grad(|| g.forward_truncated(&zb, y.as_ref(), psi))?;
         parts.push(x.to_device(Device::Cpu));
         start += len;
     }

@@ -120,6 +120,7 @@ pub struct TrainedGenerator {
     pub rejected: Vec<checkpoint::Rejected>,
     generator: Generator,
     device: Device,
+    truncation: f64,
     _vs: VarStore,
 }
 
@@ -133,7 +134,7 @@ impl TrainedGenerator {
     pub fn load_which(run_dir: &Path, which: &WhichCheckpoint, device: Device) -> Result<Self> {
         let run = RunDir::new(run_dir);
         let config = TrainConfig::from_toml_file(&run.config())?;
-        if config.model != ModelConfig::Gan {
+        if !config.model.generates_from_latents() {
             return Err(Error::Config {
                 key: "model.family".into(),
                 message: format!(
@@ -161,6 +162,7 @@ impl TrainedGenerator {
             rejected,
             generator,
             device,
+            truncation: 1.0,
             _vs: vs,
         })
     }
@@ -168,6 +170,40 @@ impl TrainedGenerator {
     /// Whether samples need class labels.
     pub fn conditional(&self) -> bool {
         self.generator.conditional()
+    }
+
+    /// Samples from now on use the truncation trick with `psi` (StyleGAN2: `w` pulled
+    /// towards its tracked average, 1 = none, 0 = the average itself). Any other generator
+    /// accepts only 1.
+    pub fn set_truncation(&mut self, psi: f64) -> Result<()> {
+        if !psi.is_finite() {
+            return Err(Error::Config {
+                key: "--truncation".into(),
+                message: format!("{psi} is not a number"),
+            });
+        }
+        if psi != 1.0 && self.generator.as_stylegan2().is_none() {
+            return Err(Error::Config {
+                key: "--truncation".into(),
+                message: format!(
+                    "{psi}: the truncation trick needs a StyleGAN2 generator (this run's is \
+                     `{}`)",
+                    self.config.generator.arch()
+                ),
+            });
+        }
+        self.truncation = psi;
+        Ok(())
+    }
+
+    /// The StyleGAN2 generator, for style mixing and `ws` (None for other generators).
+    pub fn stylegan2(&self) -> Option<&gan_models::StyleGan2Generator> {
+        self.generator.as_stylegan2()
+    }
+
+    /// The device it runs on.
+    pub fn device(&self) -> Device {
+        self.device
     }
 
     /// Size of the latent vector.
@@ -179,7 +215,14 @@ impl TrainedGenerator {
     /// conditional generator.
     pub fn sample(&self, n: i64, seed: i64, labels: Option<&Tensor>) -> Result<Tensor> {
         self.check_memory(n)?;
-        sample_generator(&self.generator, n, seed, labels, self.device)
+        sample_generator(
+            &self.generator,
+            n,
+            seed,
+            labels,
+            self.truncation,
+            self.device,
+        )
     }
 
     /// Fails clearly, before allocating, when `n` samples (their latents, the float output
@@ -198,7 +241,14 @@ impl TrainedGenerator {
     /// by `seed` (drawn on the CPU: the same latents on every device); `labels` as above.
     pub fn generate_images(&self, n: i64, seed: i64, labels: Option<&Tensor>) -> Result<Tensor> {
         self.check_memory(n)?;
-        scoring::generate_chunked(&self.generator, n, seed, labels, self.device)
+        scoring::generate_chunked(
+            &self.generator,
+            n,
+            seed,
+            labels,
+            self.truncation,
+            self.device,
+        )
     }
 
     /// Samples for given latents `z` (`[n, latent_dim]`) and labels.
@@ -206,7 +256,8 @@ impl TrainedGenerator {
         let z = z.to_device(self.device);
         let labels = labels.map(|l| l.to_device(self.device));
         Ok(tch::no_grad(|| {
-            self.generator.forward_t(&z, labels.as_ref(), false)
+            self.generator
+                .forward_truncated(&z, labels.as_ref(), self.truncation)
         })?)
     }
 

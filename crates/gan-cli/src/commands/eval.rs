@@ -166,7 +166,7 @@ pub fn handle_command(args: Args) -> Result<()> {
         if let ModelConfig::Cyclegan(_) = cfg.model {
             return super::eval_images::cyclegan_run(&args_images(&args), run, &args.checkpoint);
         }
-        if cfg.model != ModelConfig::Gan {
+        if !cfg.model.generates_from_latents() {
             let t = TrainedTranslator::load_which(run, &args.checkpoint, args.device.resolve()?)
                 .with_context(|| format!("cannot load a translator from {}", run.display()))?;
             super::warn_rejected(&t.rejected);

@@ -585,6 +585,10 @@ impl Family for CycleganFamily {
         &self.phases
     }
 
+    fn learning_rates(&self) -> Vec<(&'static str, f64)> {
+        vec![("opt_g", self.opt_g.lr), ("opt_d", self.opt_d.lr)]
+    }
+
     fn set_lr_factor(&mut self, factor: f64) {
         self.opt_g.lr = self.optim.lr_g * factor;
         self.opt_d.lr = self.optim.lr_d * factor;

@@ -314,7 +314,7 @@ impl GanFamily {
     /// `n` samples from the EMA generator with latents seeded by `seed` (eval mode: no
     /// statistics change); `labels` (`[n]`) for a conditional generator.
     fn sample_ema(&self, n: i64, seed: i64, labels: Option<&Tensor>) -> Result<Tensor> {
-        sample_generator(&self.g_ema, n, seed, labels, self.device)
+        sample_generator(&self.g_ema, n, seed, labels, 1.0, self.device)
     }
 }
 
@@ -352,6 +352,10 @@ impl Family for GanFamily {
 
     fn phases(&self) -> &[Phase] {
         &self.phases
+    }
+
+    fn learning_rates(&self) -> Vec<(&'static str, f64)> {
+        vec![("opt_g", self.opt_g.lr), ("opt_d", self.opt_d.lr)]
     }
 
     fn set_lr_factor(&mut self, factor: f64) {
@@ -422,39 +426,7 @@ impl Family for GanFamily {
                 ..EvalRecord::new(step)
             });
         }
-        let (labels, columns) = grid_layout(&self.info, self.g_ema.conditional(), self.device);
-        let n = labels.as_ref().map_or(64, |l| l.size()[0]);
-        let x = self.sample_ema(n, seed, labels.as_ref())?;
-        let png = ctx.run.samples().join(format!("step-{step:09}.png"));
-        plot::image_grid(&png, &x, columns)?;
-        copy_file(&png, &ctx.run.plots().join("samples-latest.png"))?;
-        let scores = match ctx.evaluator {
-            Some(ev) => {
-                let n = ctx.samples;
-                let labels = self
-                    .g_ema
-                    .conditional()
-                    .then(|| scoring::cycle_labels(n, self.info.class_names.len() as i64));
-                let seed = step_seed(ctx.seed, Stream::Eval, 1);
-                let x =
-                    scoring::generate_chunked(&self.g_ema, n, seed, labels.as_ref(), self.device)?;
-                let labels: Option<Vec<i64>> =
-                    labels.as_ref().map(Vec::<i64>::try_from).transpose()?;
-                let report = ev
-                    .evaluate(&plot::to_u8(&x), labels.as_deref(), &mut |_, _, _| {})
-                    .map_err(|source| Error::Eval {
-                        what: format!("scoring samples at step {step}"),
-                        source,
-                    })?;
-                Some(report)
-            }
-            None => None,
-        };
-        Ok(EvalRecord {
-            grid: Some(png),
-            scores,
-            ..EvalRecord::new(step)
-        })
+        evaluate_images(&self.g_ema, &self.info, ctx, self.device)
     }
 
     fn data_info(&self) -> &DataInfo {
@@ -462,18 +434,65 @@ impl Family for GanFamily {
     }
 }
 
-/// `n` samples of `g` (eval mode) from latents seeded by `seed`, drawn on `device`.
+/// An evaluation of a generator of images: a sample grid from a fixed latent batch (one row
+/// per class for conditional models) into `samples/` and `plots/samples-latest.png`, and the
+/// `[eval]` scores of `ctx.samples` samples (labels cycling over the classes).
+pub(crate) fn evaluate_images(
+    g_ema: &Generator,
+    info: &DataInfo,
+    ctx: &EvalCtx,
+    device: Device,
+) -> Result<EvalRecord> {
+    let seed = step_seed(ctx.seed, Stream::Eval, 0);
+    let step = ctx.step;
+    let (labels, columns) = grid_layout(info, g_ema.conditional(), device);
+    let n = labels.as_ref().map_or(64, |l| l.size()[0]);
+    let x = sample_generator(g_ema, n, seed, labels.as_ref(), 1.0, device)?;
+    let png = ctx.run.samples().join(format!("step-{step:09}.png"));
+    plot::image_grid(&png, &x, columns)?;
+    copy_file(&png, &ctx.run.plots().join("samples-latest.png"))?;
+    let scores = match ctx.evaluator {
+        Some(ev) => {
+            let n = ctx.samples;
+            let labels = g_ema
+                .conditional()
+                .then(|| scoring::cycle_labels(n, info.class_names.len() as i64));
+            let seed = step_seed(ctx.seed, Stream::Eval, 1);
+            let x = scoring::generate_chunked(g_ema, n, seed, labels.as_ref(), 1.0, device)?;
+            let labels: Option<Vec<i64>> = labels.as_ref().map(Vec::<i64>::try_from).transpose()?;
+            let report = ev
+                .evaluate(&plot::to_u8(&x), labels.as_deref(), &mut |_, _, _| {})
+                .map_err(|source| Error::Eval {
+                    what: format!("scoring samples at step {step}"),
+                    source,
+                })?;
+            Some(report)
+        }
+        None => None,
+    };
+    Ok(EvalRecord {
+        grid: Some(png),
+        scores,
+        ..EvalRecord::new(step)
+    })
+}
+
+/// `n` samples of `g` (eval mode, truncation `psi`) from latents seeded by `seed`, drawn on
+/// `device`.
 pub(crate) fn sample_generator(
     g: &Generator,
     n: i64,
     seed: i64,
     labels: Option<&Tensor>,
+    psi: f64,
     device: Device,
 ) -> Result<Tensor> {
     seed_all(seed);
     let z = Tensor::f_randn([n, g.latent_dim()], (Kind::Float, device))?;
     let labels = labels.map(|l| l.to_device(device));
-    Ok(tch::no_grad(|| g.forward_t(&z, labels.as_ref(), false))?)
+    Ok(tch::no_grad(|| {
+        g.forward_truncated(&z, labels.as_ref(), psi)
+    })?)
 }
 
 /// Labels and column count of an evaluation grid: 10 columns per class row for a conditional

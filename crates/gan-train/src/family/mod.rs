@@ -9,7 +9,8 @@
 //!
 //! Families: [`gan`] (unconditional, class-conditional and AC-GAN training of a generator
 //! of latents against a discriminator), [`pix2pix`] (paired image-to-image translation) and
-//! [`cyclegan`] (unpaired translation between two domains).
+//! [`cyclegan`] (unpaired translation between two domains) and [`stylegan2`] (StyleGAN2 with
+//! its lazy regularisation phases).
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -23,6 +24,7 @@ use crate::records::EvalRecord;
 pub mod cyclegan;
 pub mod gan;
 pub mod pix2pix;
+pub mod stylegan2;
 
 /// One entry of the phase schedule (stylegan2-ada's `(name, module, opt, interval)`): at every
 /// step `k` with `k % every == 0` the engine runs the phase `repeat` times in a row.
@@ -169,6 +171,10 @@ pub trait Family {
     /// schedule times the divergence guard's reduction).
     fn set_lr_factor(&mut self, factor: f64);
 
+    /// Each optimiser's current learning rate, by name (what `set_lr_factor` and the
+    /// family's own corrections made of the configured ones).
+    fn learning_rates(&self) -> Vec<(&'static str, f64)>;
+
     /// Runs one repetition of a phase: losses, backward, the optimiser step. Every random
     /// number must come from torch's generator (re-seeded by the engine each step) or be a
     /// function of the step, so resumed runs replay exactly.
@@ -205,6 +211,9 @@ pub fn build(plan: &Plan, device: Device) -> Result<Box<dyn Family>> {
             &plan.eval.config,
             &plan.data,
             device,
+        )?)),
+        ModelPlan::Stylegan2(sg) => Ok(Box::new(stylegan2::Stylegan2Family::new(
+            sg, &plan.data, device,
         )?)),
     }
 }

@@ -278,3 +278,58 @@ keep_checkpoints = 2
     );
     TrainConfig::from_toml_str(&text, Path::new("tiny-cyclegan.toml")).unwrap()
 }
+
+/// A tiny class-conditional StyleGAN2 config on synthetic 16x16 images: both lazy
+/// regularisers on short intervals (R1 every 3 steps, path length every 2), style mixing
+/// always, EMA.
+pub fn tiny_stylegan2(steps: u64) -> TrainConfig {
+    let text = format!(
+        r#"
+name = "tiny-stylegan2"
+seed = 5
+device = "cpu"
+[data]
+kind = "synthetic"
+images = 40
+channels = 1
+height = 16
+width = 16
+classes = 3
+[model]
+family = "stylegan2"
+r1_gamma = 1.0
+r1_every = 3
+pl_every = 2
+style_mixing = 1.0
+[generator]
+arch = "stylegan2"
+latent_dim = 8
+w_dim = 8
+mapping_layers = 2
+channel_base = 64
+channel_max = 8
+conditioning = "mapping"
+[discriminator]
+arch = "stylegan2"
+channel_base = 64
+channel_max = 8
+mbstd_group = 4
+mapping_layers = 2
+conditioning = "projection"
+[optim]
+lr_g = 0.0025
+lr_d = 0.0025
+beta1 = 0.0
+beta2 = 0.99
+[train]
+steps = {steps}
+batch_size = 8
+log_every = 5
+eval_every = 0
+checkpoint_every = 10
+keep_checkpoints = 2
+ema_decay = 0.9
+"#
+    );
+    TrainConfig::from_toml_str(&text, Path::new("tiny-stylegan2.toml")).unwrap()
+}

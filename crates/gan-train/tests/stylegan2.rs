@@ -1,0 +1,158 @@
+//! The stylegan2 family on the engine: its phase schedule, exact resume (with `pl_mean`,
+//! `w_avg` and the EMA's copied buffers), named statistics, the lazy-regularisation
+//! optimiser corrections, truncated sampling from the trained generator, and config checks
+//! that name the key.
+mod common;
+
+use common::{assert_identical, run, tiny_stylegan2};
+use gan_train::{ModelConfig, Outcome, TrainConfig, TrainedGenerator, Trainer};
+use tch::{Device, Kind, Tensor};
+
+fn tensor<'a>(tensors: &'a [(String, Tensor)], name: &str) -> &'a Tensor {
+    &tensors
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no `{name}`"))
+        .1
+}
+
+#[test]
+fn stylegan2_resumes_bit_identically_with_pl_mean_and_w_avg() {
+    let _rng = common::torch_rng_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let mut full = Trainer::create(tiny_stylegan2(20), dir.path().join("full")).unwrap();
+    let phases: Vec<(&str, u64)> = full.phases().iter().map(|p| (p.name, p.every)).collect();
+    assert_eq!(phases, [("g", 1), ("g_pl", 2), ("d", 1), ("d_r1", 3)]);
+    assert_eq!(run(&mut full, None), Outcome::Finished { step: 20 });
+
+    // Stop at 7: an odd step, between R1 steps, with pl_mean and w_avg well away from zero.
+    let mut part = Trainer::create(tiny_stylegan2(20), dir.path().join("part")).unwrap();
+    assert_eq!(run(&mut part, Some(7)), Outcome::Stopped { step: 7 });
+    drop(part);
+    let mut resumed = Trainer::resume(dir.path().join("part"), None).unwrap();
+    assert_eq!(resumed.step(), 7);
+    assert_eq!(run(&mut resumed, None), Outcome::Finished { step: 20 });
+    let a = full.named_tensors();
+    assert_identical(&a, &resumed.named_tensors());
+
+    // The state the issue names is there and has moved.
+    let pl_mean = tensor(&a, "pl_mean").double_value(&[]);
+    assert!(pl_mean > 0.0, "pl_mean {pl_mean}");
+    let w_avg = tensor(&a, "g.mapping.w_avg");
+    assert!(w_avg.abs().sum(Kind::Float).double_value(&[]) > 0.0);
+    // The EMA copies buffers: its w_avg is the generator's.
+    assert!(tensor(&a, "g_ema.mapping.w_avg").equal(w_avg));
+    assert!(tensor(&a, "g_ema.synthesis.b8.conv0.noise_const")
+        .equal(tensor(&a, "g.synthesis.b8.conv0.noise_const")));
+    // ... and averages the weights.
+    assert!(!tensor(&a, "g_ema.synthesis.b8.conv0.weight")
+        .equal(tensor(&a, "g.synthesis.b8.conv0.weight")));
+
+    // Every statistic is logged; g_pl and d_r1 at their own intervals.
+    let metrics = std::fs::read_to_string(dir.path().join("full/metrics.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
+    for key in [
+        "g_loss", "g_pl", "pl_mean", "d_loss", "d_real", "d_fake", "d_r1",
+    ] {
+        assert!(
+            first[key].as_f64().is_some_and(f64::is_finite),
+            "{key}: {first}"
+        );
+    }
+}
+
+#[test]
+fn lazy_regularisation_corrects_the_optimisers() {
+    let _rng = common::torch_rng_lock();
+    let dir = tempfile::tempdir().unwrap();
+    // With R1 every 3 steps the discriminator's Adam runs at lr * 3/4 and betas^(3/4); with
+    // the path-length penalty every 2, the generator's at lr * 2/3. Off: no correction.
+    let t = Trainer::create(tiny_stylegan2(1), dir.path().join("on")).unwrap();
+    let lr = t.learning_rates();
+    assert!((lr["opt_d"] - 0.0025 * 0.75).abs() < 1e-12, "{lr:?}");
+    assert!((lr["opt_g"] - 0.0025 * 2.0 / 3.0).abs() < 1e-12, "{lr:?}");
+    let mut c = tiny_stylegan2(1);
+    if let ModelConfig::Stylegan2(m) = &mut c.model {
+        m.r1_gamma = 0.0;
+        m.pl_weight = 0.0;
+    }
+    let t = Trainer::create(c, dir.path().join("off")).unwrap();
+    assert_eq!(
+        t.phases().iter().map(|p| p.name).collect::<Vec<_>>(),
+        ["g", "d"]
+    );
+    let lr = t.learning_rates();
+    assert_eq!((lr["opt_g"], lr["opt_d"]), (0.0025, 0.0025));
+}
+
+#[test]
+fn a_trained_stylegan2_samples_with_truncation() {
+    let _rng = common::torch_rng_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Trainer::create(tiny_stylegan2(4), dir.path().join("run")).unwrap();
+    assert_eq!(run(&mut t, None), Outcome::Finished { step: 4 });
+    drop(t);
+    let mut g = TrainedGenerator::load(&dir.path().join("run"), Device::Cpu).unwrap();
+    assert!(g.conditional());
+    let y = Tensor::from_slice(&[0i64, 1, 2, 0]);
+    let plain = g.sample(4, 11, Some(&y)).unwrap();
+    assert_eq!(plain.size(), vec![4, 1, 16, 16]);
+    // Same seed: same images (latents and noise from the seeded generator).
+    assert!(plain.equal(&g.sample(4, 11, Some(&y)).unwrap()));
+    g.set_truncation(0.0).unwrap();
+    let zero = g.sample(4, 11, Some(&y)).unwrap();
+    // psi = 0 maps every latent to w_avg: samples of one class differ only by noise.
+    let d_trunc = (zero.get(0) - zero.get(3))
+        .abs()
+        .mean(Kind::Float)
+        .double_value(&[]);
+    let d_plain = (plain.get(0) - plain.get(3))
+        .abs()
+        .mean(Kind::Float)
+        .double_value(&[]);
+    assert!(d_trunc < d_plain, "{d_trunc} vs {d_plain}");
+    g.set_truncation(0.7).unwrap();
+    assert!(!g.sample(4, 11, Some(&y)).unwrap().equal(&plain));
+}
+
+#[test]
+fn stylegan2_cross_checks_name_the_key() {
+    let check = |edit: &dyn Fn(&mut TrainConfig), key: &str, words: &[&str]| {
+        let mut c = tiny_stylegan2(10);
+        edit(&mut c);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains(key), "{key}: {err}");
+        for w in words {
+            assert!(err.contains(w), "{w}: {err}");
+        }
+    };
+    fn model(c: &mut TrainConfig) -> &mut gan_train::Stylegan2Config {
+        match &mut c.model {
+            ModelConfig::Stylegan2(m) => m,
+            _ => unreachable!(),
+        }
+    }
+    check(
+        &|c| c.generator = toml::from_str("arch = 'dcgan'").unwrap(),
+        "generator.arch",
+        &["stylegan2"],
+    );
+    check(
+        &|c| model(c).pl_batch_shrink = 3,
+        "model.pl_batch_shrink",
+        &["8"],
+    );
+    check(&|c| model(c).style_mixing = 1.5, "model.style_mixing", &[]);
+    check(&|c| model(c).r1_every = 0, "model.r1_every", &[]);
+    check(
+        &|c| c.train.batch_size = 6,
+        "discriminator.mbstd_group",
+        &["6"],
+    );
+    check(&|c| c.loss.r1_gamma = 1.0, "loss", &["model.r1_gamma"]);
+    check(
+        &|c| c.data = toml::from_str("kind = 'ring'").unwrap(),
+        "data.kind",
+        &["images"],
+    );
+}
