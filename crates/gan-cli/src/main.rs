@@ -4,7 +4,7 @@
 //! gan train [--config FILE|PRESET] [--out DIR] [--device auto|cpu|cuda|cuda:N] [--seed N] [--steps N]
 //!           [--resume DIR [--checkpoint step-N|DIR]]
 //! gan sample --run DIR --n N --out FILE.csv|FILE.npy|FILE.png [--checkpoint latest|best|step-N|DIR]
-//!            [--class K] [--seed N] [--latents FILE.npy] [--raw] [--device D]
+//!            [--class K] [--seed N] [--latents FILE.npy] [--raw] [--truncation PSI] [--device D]
 //! gan export --run DIR --format torchscript|safetensors --out FILE.pt|FILE.safetensors
 //!            [--checkpoint latest|best|step-N|DIR] [--device D]
 //! gan translate --run DIR --input FILE.npy|FILE.png|DIR --out FILE.npy|FILE.png|DIR
@@ -12,6 +12,8 @@
 //!               [--checkpoint latest|best|step-N|DIR] [--seed N] [--device D]
 //! gan interpolate --run DIR --out FILE.png [--steps 10] [--rows 8] [--class K] [--linear] [--seed N]
 //!                 [--device D]
+//! gan mix --run DIR --out FILE.png [--rows 5] [--cols 6] [--styles A-B] [--truncation PSI] [--class K]
+//!         [--checkpoint latest|best|step-N|DIR] [--seed N] [--device D]
 //! gan eval --run DIR [--checkpoint latest|best|step-N|DIR] [--n N] [--mode stochastic|eval]
 //!          [SCORING] [--gan-train [--gan-train-epochs N]] [--seed N] [--device D] [--out FILE.json]
 //! gan eval --samples FILE.csv --data ring|grid [--out FILE.json]
@@ -56,6 +58,8 @@ enum Command {
     Translate(commands::translate::Args),
     /// Write a latent interpolation strip (image models).
     Interpolate(commands::interpolate::Args),
+    /// Write a style-mixing grid (StyleGAN2 models).
+    Mix(commands::mix::Args),
     /// Train the domain classifier that scores generated images.
     Classifier(commands::classifier::Args),
     /// Report libtorch, CUDA and cuDNN availability and threads.
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => commands::eval::handle_command(a),
         Command::Translate(a) => commands::translate::handle_command(a),
         Command::Interpolate(a) => commands::interpolate::handle_command(a),
+        Command::Mix(a) => commands::mix::handle_command(a),
         Command::Classifier(a) => commands::classifier::handle_command(a),
         Command::Doctor(a) => commands::doctor::handle_command(a),
         Command::Export(a) => commands::export::handle_command(a),

@@ -144,6 +144,7 @@ fn upsample2d(x: &Tensor, f: &Tensor) -> Result<Tensor> {
 /// convolution at twice the resolution), `down` (3x3 or 1x1 at half), or neither (same
 /// padding). `w` is `[O * groups... ]` as for `conv2d` with `groups`; `flip_weight` false
 /// means a true convolution (the weight flipped), as upstream.
+#[allow(clippy::too_many_arguments)]
 fn conv2d_resample(
     x: &Tensor,
     w: &Tensor,

@@ -10,6 +10,7 @@ use gan_models::{
 use gan_tensor::DeviceSpec;
 use serde::{Deserialize, Serialize};
 
+use crate::augment::AugmentConfig;
 use crate::error::{config_err, Error, Result};
 
 /// Everything a run needs; the TOML file form of `configs/*.toml`.
@@ -39,6 +40,10 @@ pub struct TrainConfig {
     /// Loss and regularisers (GAN family).
     #[serde(default)]
     pub loss: LossConfig,
+    /// Differentiable augmentation of the discriminator's inputs (gan and stylegan2
+    /// families on images): DiffAugment or ADA.
+    #[serde(default)]
+    pub augment: AugmentConfig,
     /// Optimiser settings.
     #[serde(default)]
     pub optim: OptimConfig,
@@ -1035,6 +1040,7 @@ impl TrainConfig {
             generator: GeneratorConfig::default(),
             discriminator: DiscriminatorConfig::default(),
             loss: LossConfig::default(),
+            augment: AugmentConfig::default(),
             optim: OptimConfig::default(),
             train: ScheduleConfig::default(),
             eval: EvalConfig::default(),
@@ -1180,6 +1186,8 @@ impl TrainConfig {
             discriminator: Option<&'a DiscriminatorConfig>,
             #[serde(skip_serializing_if = "Option::is_none")]
             loss: Option<&'a LossConfig>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            augment: Option<&'a AugmentConfig>,
             optim: &'a OptimConfig,
             train: &'a ScheduleConfig,
             eval: &'a EvalConfig,
@@ -1196,6 +1204,7 @@ impl TrainConfig {
             generator: gan.then_some(&self.generator),
             discriminator: gan.then_some(&self.discriminator),
             loss: loss.then_some(&self.loss),
+            augment: self.augment.is_on().then_some(&self.augment),
             optim: &self.optim,
             train: &self.train,
             eval: &self.eval,
@@ -1208,6 +1217,20 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         self.validate_ranges()?;
         self.validate_guard()?;
+        self.augment.validate()?;
+        if self.augment.is_on()
+            && (!self.model.generates_from_latents() || self.data.mixture_kind().is_some())
+        {
+            return Err(config_err(
+                "augment.kind",
+                format!(
+                    "augmentation is for the discriminator of an image GAN (families gan and \
+                     stylegan2 on images); this is `{}` on `{}`",
+                    self.model.name(),
+                    self.data.name()
+                ),
+            ));
+        }
         match &self.model {
             ModelConfig::Gan => crate::family::gan::validate(self),
             ModelConfig::Pix2pix(p) => crate::family::pix2pix::validate(self, p),

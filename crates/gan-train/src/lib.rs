@@ -28,6 +28,7 @@
 //! ```
 
 mod adam;
+pub mod augment;
 pub mod checkpoint;
 mod config;
 mod data;

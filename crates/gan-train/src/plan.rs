@@ -6,6 +6,7 @@ use gan_data::Split;
 use gan_models::{DiscriminatorConfig, GeneratorConfig};
 use gan_tensor::DeviceSpec;
 
+use crate::augment::AugmentConfig;
 use crate::config::{
     CycleganConfig, DataConfig, EvalConfig, GuardConfig, LossConfig, ModelConfig, OptimConfig,
     Pix2pixConfig, Stylegan2Config, TrainConfig,
@@ -36,6 +37,8 @@ pub struct GanPlan {
     pub optim: OptimConfig,
     /// Discriminator steps per generator step (the `d` phase's repeat count).
     pub n_critic: u32,
+    /// Augmentation of the discriminator's inputs.
+    pub augment: AugmentConfig,
     /// Samples per batch.
     pub batch_size: i64,
 }
@@ -49,6 +52,8 @@ pub struct Stylegan2Plan {
     pub discriminator: DiscriminatorConfig,
     /// `[model]`: regularisation and style mixing.
     pub config: Stylegan2Config,
+    /// Augmentation of the discriminator's inputs.
+    pub augment: AugmentConfig,
     /// Optimiser settings (base learning rates; the engine supplies the factor).
     pub optim: OptimConfig,
     /// Samples per batch.
@@ -146,6 +151,7 @@ impl Plan {
                 loss: cfg.loss.clone(),
                 optim: cfg.optim.clone(),
                 n_critic: t.n_critic,
+                augment: cfg.augment.clone(),
                 batch_size: t.batch_size,
             }),
             ModelConfig::Pix2pix(p) => ModelPlan::Pix2pix {
@@ -160,6 +166,7 @@ impl Plan {
                 generator: cfg.generator.clone(),
                 discriminator: cfg.discriminator.clone(),
                 config: c.clone(),
+                augment: cfg.augment.clone(),
                 optim: cfg.optim.clone(),
                 batch_size: t.batch_size,
             }),

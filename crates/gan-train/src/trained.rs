@@ -206,6 +206,87 @@ impl TrainedGenerator {
         self.device
     }
 
+    /// A style-mixing grid (Karras et al. 2019, figure 3; upstream's `style_mixing.py`):
+    /// `(rows + 1) x (cols + 1)` images in `[-1, 1]`, row-major. The first row shows `cols`
+    /// column sources and the first column `rows` row sources (the corner is white); cell
+    /// `(r, c)` is row source `r` with the styles of the layers in `styles` taken from
+    /// column source `c`. Latents from `seed`, the generator's constant noise (so that only
+    /// the styles differ), the truncation set by [`set_truncation`](Self::set_truncation),
+    /// `label` for every image of a conditional model.
+    pub fn style_mixing_grid(
+        &self,
+        rows: i64,
+        cols: i64,
+        seed: i64,
+        styles: std::ops::Range<i64>,
+        label: Option<i64>,
+    ) -> Result<Tensor> {
+        let g = self.stylegan2().ok_or_else(|| Error::Config {
+            key: "--run".into(),
+            message: format!(
+                "style mixing needs a StyleGAN2 generator (this run's is `{}`)",
+                self.config.generator.arch()
+            ),
+        })?;
+        let num_ws = g.num_ws();
+        if styles.start < 0 || styles.end > num_ws || styles.is_empty() {
+            return Err(Error::Config {
+                key: "--styles".into(),
+                message: format!(
+                    "{}-{} is not a range of layers within 0-{} (the generator has {num_ws} \
+                     w inputs)",
+                    styles.start,
+                    styles.end - 1,
+                    num_ws - 1
+                ),
+            });
+        }
+        if !(1..=64).contains(&rows) || !(1..=64).contains(&cols) {
+            return Err(Error::Config {
+                key: "--rows/--cols".into(),
+                message: format!("{rows} x {cols}: each must be in 1..=64"),
+            });
+        }
+        seed_all(seed);
+        let d = self.device;
+        let z = Tensor::f_randn([rows + cols, g.latent_dim()], (Kind::Float, Device::Cpu))?
+            .to_device(d);
+        let y = match (g.conditional(), label) {
+            (true, Some(l)) => Some(Tensor::f_full([rows + cols], l, (Kind::Int64, d))?),
+            (true, None) => {
+                return Err(Error::Config {
+                    key: "--class".into(),
+                    message: "this generator is class-conditional: say which class".into(),
+                })
+            }
+            (false, _) => None,
+        };
+        tch::no_grad(|| -> Result<Tensor> {
+            let ws = g.ws(&z, y.as_ref(), self.truncation, false)?;
+            let (w_rows, w_cols) = (ws.narrow(0, 0, rows), ws.narrow(0, rows, cols));
+            let layer = Tensor::f_arange(num_ws, (Kind::Int64, d))?;
+            let from_col = layer
+                .f_ge(styles.start)?
+                .f_logical_and(&layer.f_lt(styles.end)?)?
+                .f_reshape([1, 1, num_ws, 1])?;
+            // [rows, cols, num_ws, w_dim]: row r's ws with column c's in `styles`.
+            let mixed = w_cols
+                .f_unsqueeze(0)?
+                .f_where_self(&from_col, &w_rows.f_unsqueeze(1)?)?;
+            let mixed = mixed.f_reshape([rows * cols, num_ws, -1])?;
+            let synth = |w: &Tensor| g.synthesize(w, gan_models::NoiseMode::Const, false);
+            let (top, left, cells) = (synth(&w_cols)?, synth(&w_rows)?, synth(&mixed)?);
+            let corner = top.f_narrow(0, 0, 1)?.f_ones_like()?;
+            let mut images = vec![corner];
+            images.extend((0..cols).map(|c| top.narrow(0, c, 1)));
+            for r in 0..rows {
+                images.push(left.narrow(0, r, 1));
+                images.push(cells.narrow(0, r * cols, cols));
+            }
+            Ok(Tensor::f_cat(&images, 0)?.f_clamp(-1.0, 1.0)?)
+        })
+    }
+
     /// Size of the latent vector.
     pub fn latent_dim(&self) -> i64 {
         self.generator.latent_dim()

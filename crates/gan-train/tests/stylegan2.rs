@@ -156,3 +156,48 @@ fn stylegan2_cross_checks_name_the_key() {
         &["images"],
     );
 }
+
+#[test]
+fn augmented_runs_resume_bit_identically_and_ada_moves_p() {
+    let _rng = common::torch_rng_lock();
+    let dir = tempfile::tempdir().unwrap();
+    // StyleGAN2 with ADA (a fast p: 0 to 1 in 100 images, so 0.32 per adjustment) and the GAN family (DCGAN,
+    // conditional) with DiffAugment: N + resume + M == N + M, p and its statistics included.
+    let mut ada = tiny_stylegan2(16);
+    ada.augment = toml::from_str("kind = 'ada'\nkimg = 0.1\np = 0.5").unwrap();
+    let mut diff = common::tiny_images(16, "projection");
+    diff.augment = toml::from_str("kind = 'diffaugment'").unwrap();
+    for (name, cfg) in [("ada", ada), ("diffaugment", diff)] {
+        let mut full =
+            Trainer::create(cfg.clone(), dir.path().join(format!("{name}-full"))).unwrap();
+        assert_eq!(run(&mut full, None), Outcome::Finished { step: 16 });
+        let mut part = Trainer::create(cfg, dir.path().join(format!("{name}-part"))).unwrap();
+        assert_eq!(run(&mut part, Some(6)), Outcome::Stopped { step: 6 });
+        drop(part);
+        let mut resumed = Trainer::resume(dir.path().join(format!("{name}-part")), None).unwrap();
+        assert_eq!(run(&mut resumed, None), Outcome::Finished { step: 16 });
+        let a = full.named_tensors();
+        assert_identical(&a, &resumed.named_tensors());
+        if name == "ada" {
+            // p started at 0.5 and moves by 0.32 every 4 steps (never below 0).
+            let p = tensor(&a, "augment.p").double_value(&[]);
+            assert!(p != 0.5, "p = {p}");
+            let metrics =
+                std::fs::read_to_string(dir.path().join("ada-full/metrics.jsonl")).unwrap();
+            assert!(metrics.contains("\"ada_p\""), "{metrics}");
+        } else {
+            assert!(a.iter().all(|(n, _)| !n.starts_with("augment.")));
+        }
+    }
+}
+
+#[test]
+fn augmentation_is_refused_where_no_discriminator_sees_images() {
+    let mut c = common::tiny(10);
+    c.augment = toml::from_str("kind = 'diffaugment'").unwrap();
+    let err = c.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("augment.kind") && err.contains("ring"),
+        "{err}"
+    );
+}

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod eval_images;
 pub mod export;
 pub mod interpolate;
+pub mod mix;
 pub mod report;
 pub mod sample;
 pub mod train;

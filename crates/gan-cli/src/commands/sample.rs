@@ -36,6 +36,10 @@ pub struct Args {
     /// Seed of the latents.
     #[arg(long, default_value_t = 0)]
     seed: i64,
+    /// Truncation psi (StyleGAN2): `w` pulled towards its average, 1 = none, 0.7 a common
+    /// choice (less variety, fewer failures).
+    #[arg(long, default_value_t = 1.0)]
+    truncation: f64,
     /// Device: auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
@@ -82,9 +86,10 @@ fn read_latents(path: &Path, g: &TrainedGenerator) -> Result<Tensor> {
 }
 
 pub fn handle_command(mut args: Args) -> Result<()> {
-    let g = TrainedGenerator::load_which(&args.run, &args.checkpoint, args.device.resolve()?)
+    let mut g = TrainedGenerator::load_which(&args.run, &args.checkpoint, args.device.resolve()?)
         .with_context(|| format!("cannot load a generator from {}", args.run.display()))?;
     super::warn_rejected(&g.rejected);
+    g.set_truncation(args.truncation)?;
     let latents = match &args.latents {
         Some(p) => {
             let z = read_latents(p, &g)?;

@@ -20,6 +20,7 @@ use super::{
     copy_file, load_stores_state, stores_state, EvalCtx, Family, Phase, PhaseCtx, Stats, StepEnd,
 };
 use crate::adam::Adam;
+use crate::augment::Augment;
 use crate::config::{LossConfig, TrainConfig};
 use crate::data::{DataInfo, Source};
 use crate::ema::Ema;
@@ -99,6 +100,8 @@ pub struct GanFamily {
     opt_g: Adam,
     opt_d: Adam,
     ema: Ema,
+    /// What the discriminator's image inputs go through (`[augment]`).
+    augment: Augment,
     device: Device,
     /// The last real batch of the `d` phase, for losses whose generator side needs real
     /// logits (relativistic).
@@ -145,7 +148,9 @@ impl GanFamily {
             d_phase.lazy_terms.push(("r2", l.r1_every));
         }
         let phases = vec![d_phase, Phase::new("g", "opt_g")];
+        let augment = Augment::new(&plan.augment, plan.batch_size, device)?;
         Ok(GanFamily {
+            augment,
             plan: plan.clone(),
             phases,
             source,
@@ -188,7 +193,10 @@ impl GanFamily {
         let pack = self.d.pack();
         let mut full_shape = vec![-1i64];
         full_shape.extend(&self.info.shape);
-        let full = |t: &Tensor| t.reshape(full_shape.as_slice());
+        let augment = &self.augment;
+        // The discriminator sees images through `[augment]`; penalties differentiate
+        // through it (with respect to the un-augmented inputs, as stylegan2-ada does).
+        let full = |t: &Tensor| augment.apply(&t.reshape(full_shape.as_slice()));
         let as_packs = |t: &Tensor| t.reshape([b / pack, -1]);
         // The label of a pack is its first sample's (auxiliary-classifier targets); packing
         // with labels is refused by `validate`, so packs of conditional runs are samples.
@@ -226,7 +234,7 @@ impl GanFamily {
         };
         let (l_real, l_fake, aux_real, aux_fake) = if self.d.batch_independent() {
             // One pass over real and fake together: half the operations, same logits.
-            let both = Tensor::cat(&[full(&real_in), full(&fake_in)], 0);
+            let both = Tensor::cat(&[full(&real_in)?, full(&fake_in)?], 0);
             let y_both = match (&y_real, &y_fake) {
                 (Some(yr), Some(yf)) => Some(Tensor::cat(&[yr, yf], 0)),
                 _ => None,
@@ -243,17 +251,18 @@ impl GanFamily {
         } else {
             let (lr, ar) = self
                 .d
-                .forward_full(&full(&real_in), y_real.as_ref(), true)?;
+                .forward_full(&full(&real_in)?, y_real.as_ref(), true)?;
             let (lf, af) = self
                 .d
-                .forward_full(&full(&fake_in), y_fake.as_ref(), true)?;
+                .forward_full(&full(&fake_in)?, y_fake.as_ref(), true)?;
             (lr, lf, ar, af)
         };
         let mut loss = lc.kind.discriminator(&l_real, &l_fake)?;
         if lc.gp_weight > 0.0 {
             let d = &self.d;
             let y = y_real.as_ref();
-            let critic = |x: &Tensor| d.forward_t(&full(x), y, true);
+            let critic =
+                |x: &Tensor| -> gan_models::Result<Tensor> { d.forward_t(&full(x)?, y, true) };
             loss += gradient_penalty_checked(critic, &as_packs(&real), &as_packs(&fake), lc)?
                 * lc.gp_weight;
         }
@@ -270,6 +279,11 @@ impl GanFamily {
             loss += a.cross_entropy_for_logits(&pack_labels(y)) * lc.aux_weight;
         }
         self.opt_d.backward_step(&loss)?;
+        self.augment.observe_real(&l_real)?;
+        if let Some((p, rt)) = self.augment.stats() {
+            stats.value("ada_p", &p);
+            stats.value("ada_rt", &rt);
+        }
         stats.loss("d_loss", &loss);
         stats.value("d_real", &l_real.detach().mean(Kind::Float));
         stats.value("d_fake", &l_fake.detach().mean(Kind::Float));
@@ -290,6 +304,11 @@ impl GanFamily {
         let g_loss = (|| -> Result<Tensor> {
             let (z, y_fake) = self.latents(b);
             let fake = self.g.forward_t(&z, y_fake.as_ref(), true)?;
+            let fake = if self.info.is_images() {
+                self.augment.apply(&fake)?
+            } else {
+                fake
+            };
             let (l_fake, aux_fake) = self.d.forward_full(&fake, y_fake.as_ref(), true)?;
             let l_real = match &self.last_real {
                 Some((real, y_real)) if lc.kind.needs_real_for_generator() => {
@@ -373,18 +392,20 @@ impl Family for GanFamily {
     fn end_step(&mut self, end: &StepEnd) -> Result<()> {
         // EMA of every generator tensor (weights and batch-norm statistics).
         self.ema.update(end.ema_beta);
-        Ok(())
+        self.augment.end_step(end.step)
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {
-        stores_state(
+        let mut v = stores_state(
             &[
                 ("g", &self.vs_g),
                 ("d", &self.vs_d),
                 ("g_ema", &self.vs_ema),
             ],
             &[("opt_g", &self.opt_g), ("opt_d", &self.opt_d)],
-        )
+        );
+        v.extend(self.augment.state());
+        v
     }
 
     fn load_state(&mut self, tensors: &BTreeMap<String, Tensor>) -> Result<()> {
@@ -398,7 +419,7 @@ impl Family for GanFamily {
             tensors,
         )?;
         self.last_real = None;
-        Ok(())
+        self.augment.load_state(tensors)
     }
 
     /// 2D data: mode metrics, a samples CSV and a scatter plot; images: a sample grid from a

@@ -11,9 +11,12 @@
 //! follows every generated batch of the training phases. The generator EMA averages the
 //! weights and copies the buffers (`w_avg`, the constant noise).
 //!
+//! `[augment]` (DiffAugment, ADA) transforms every image the discriminator sees, in all four
+//! phases (R1 differentiates through it).
+//!
 //! Statistics: `g_loss`, `g_pl` (the penalty), `pl_mean`, `d_loss`, `d_real`, `d_fake`
-//! (mean logits), `d_r1`. Checkpoint tensors: `g.*`, `d.*`, `g_ema.*`, `opt_g.*`, `opt_d.*`
-//! and `pl_mean`.
+//! (mean logits), `d_r1`, and with ADA `ada_p` and `ada_rt`. Checkpoint tensors: `g.*`,
+//! `d.*`, `g_ema.*`, `opt_g.*`, `opt_d.*`, `pl_mean` and with ADA `augment.*`.
 use std::collections::BTreeMap;
 
 use gan_models::{
@@ -26,6 +29,7 @@ use tch::{nn::VarStore, Device, Kind, Tensor};
 use super::gan::evaluate_images;
 use super::{load_stores_state, stores_state, EvalCtx, Family, Phase, PhaseCtx, Stats, StepEnd};
 use crate::adam::Adam;
+use crate::augment::Augment;
 use crate::config::{LossConfig, Stylegan2Config, TrainConfig};
 use crate::data::{DataInfo, Source};
 use crate::ema::{Buffers, Ema};
@@ -177,6 +181,8 @@ pub struct Stylegan2Family {
     ema: Ema,
     /// The running mean of path lengths (upstream's `pl_mean` buffer), `[]` on the device.
     pl_mean: Tensor,
+    /// What the discriminator's inputs go through (`[augment]`).
+    augment: Augment,
     /// Learning-rate corrections of the lazy regularisation.
     c_g: f64,
     c_d: f64,
@@ -243,7 +249,9 @@ impl Stylegan2Family {
             });
         }
         let pl_mean = Tensor::f_zeros([], (Kind::Float, device))?;
+        let augment = Augment::new(&plan.augment, plan.batch_size, device)?;
         Ok(Stylegan2Family {
+            augment,
             plan: plan.clone(),
             phases,
             source,
@@ -312,9 +320,10 @@ impl Stylegan2Family {
         Ok((img, ws))
     }
 
-    /// The discriminator's logits for images it sees.
+    /// The discriminator's logits for images, through the augmentation (upstream's
+    /// `run_D`).
     fn run_d(&self, img: &Tensor, y: Option<&Tensor>) -> Result<Tensor> {
-        Ok(self.sd().forward(img, y)?)
+        Ok(self.sd().forward(&self.augment.apply(img)?, y)?)
     }
 
     fn g_phase(&mut self, stats: &mut Stats) -> Result<()> {
@@ -379,6 +388,11 @@ impl Stylegan2Family {
             .f_mean(Kind::Float)?
             .f_add(&l_real.f_neg()?.f_softplus()?.f_mean(Kind::Float)?)?;
         self.opt_d.backward_step(&loss)?;
+        self.augment.observe_real(&l_real)?;
+        if let Some((p, rt)) = self.augment.stats() {
+            stats.value("ada_p", &p);
+            stats.value("ada_rt", &rt);
+        }
         stats.loss("d_loss", &loss);
         stats.value("d_real", &l_real.detach().mean(Kind::Float));
         stats.value("d_fake", &l_fake.detach().mean(Kind::Float));
@@ -442,7 +456,7 @@ impl Family for Stylegan2Family {
 
     fn end_step(&mut self, end: &StepEnd) -> Result<()> {
         self.ema.update(end.ema_beta);
-        Ok(())
+        self.augment.end_step(end.step)
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {
@@ -455,6 +469,7 @@ impl Family for Stylegan2Family {
             &[("opt_g", &self.opt_g), ("opt_d", &self.opt_d)],
         );
         v.push(("pl_mean".into(), self.pl_mean.shallow_clone()));
+        v.extend(self.augment.state());
         v
     }
 
@@ -475,7 +490,7 @@ impl Family for Stylegan2Family {
                 differences: vec!["missing tensor `pl_mean`".into()],
             })?;
         tch::no_grad(|| self.pl_mean.f_copy_(src))?;
-        Ok(())
+        self.augment.load_state(tensors)
     }
 
     /// A sample grid from the EMA generator and the `[eval]` scores, as the GAN family.
