@@ -60,6 +60,14 @@ pub const PRESETS: &[(&str, &str)] = &[
         "sngan-cifar10",
         include_str!("../../../configs/sngan-cifar10.toml"),
     ),
+    (
+        "stylegan2-fashion-mnist",
+        include_str!("../../../configs/stylegan2-fashion-mnist.toml"),
+    ),
+    (
+        "stylegan2-folder-256",
+        include_str!("../../../configs/stylegan2-folder-256.toml"),
+    ),
 ];
 
 /// The preset called `name`, if there is one.

@@ -257,6 +257,107 @@ impl ImageDataset {
         folder::load(root.as_ref(), opts)
     }
 
+    /// The images of the given classes only, relabelled `0..classes.len()` in the order
+    /// given (class names follow), e.g. `[5, 8]` keeps Fashion-MNIST's sandals (now 0) and
+    /// bags (1). Unknown or repeated classes are an error.
+    pub fn select_classes(&self, classes: &[i64]) -> Result<Self> {
+        let k = self.n_classes() as i64;
+        for (i, &c) in classes.iter().enumerate() {
+            if !(0..k).contains(&c) {
+                return Err(Error::Options(format!(
+                    "class {c} is not in 0..{k} ({})",
+                    self.class_names.join(", ")
+                )));
+            }
+            if classes[..i].contains(&c) {
+                return Err(Error::Options(format!("class {c} is listed twice")));
+            }
+        }
+        if classes.is_empty() {
+            return Err(Error::Options("no classes selected".into()));
+        }
+        let keep: Vec<usize> = (0..self.len())
+            .filter(|&i| classes.contains(&self.labels[i]))
+            .collect();
+        let names = classes
+            .iter()
+            .map(|&c| self.class_names[c as usize].clone())
+            .collect();
+        let labels = keep
+            .iter()
+            .map(|&i| {
+                classes
+                    .iter()
+                    .position(|&c| c == self.labels[i])
+                    .expect("kept") as i64
+            })
+            .collect();
+        let mut out = self.gather(&keep, labels, names)?;
+        out.source = format!("{}, classes {classes:?}", self.source);
+        Ok(out)
+    }
+
+    /// A class-balanced subset of `n` images drawn with `seed` (`n / K` of each class, the
+    /// first `n % K` classes one more; unlabelled data: any `n`), in the original order.
+    /// Asking for more images of a class than it has is an error.
+    pub fn balanced_subset(&self, n: usize, seed: u64) -> Result<Self> {
+        if n == 0 || n > self.len() {
+            return Err(Error::Options(format!(
+                "a subset of {n} images from {} (it has {})",
+                self.source,
+                self.len()
+            )));
+        }
+        let k = self.n_classes().max(1);
+        let mut keep = Vec::with_capacity(n);
+        let mut rng = crate::batcher::SplitMix64(crate::batcher::mix(seed ^ 0x7375_6273_6574));
+        for class in 0..k {
+            let mut members: Vec<usize> = (0..self.len())
+                .filter(|&i| self.n_classes() == 0 || self.labels[i] == class as i64)
+                .collect();
+            let want = n / k + usize::from(class < n % k);
+            if want > members.len() {
+                return Err(Error::Options(format!(
+                    "a class-balanced subset of {n} images needs {want} of class {} but it                      has {}",
+                    self.class_names.get(class).map_or("0", |s| s.as_str()),
+                    members.len()
+                )));
+            }
+            // A partial Fisher-Yates shuffle picks `want` of the class.
+            for i in 0..want {
+                let j = i + rng.below((members.len() - i) as u64) as usize;
+                members.swap(i, j);
+            }
+            keep.extend_from_slice(&members[..want]);
+        }
+        keep.sort_unstable();
+        let labels = keep.iter().map(|&i| self.labels[i]).collect();
+        let mut out = self.gather(&keep, labels, self.class_names.clone())?;
+        out.source = format!("{}, subset of {n} (seed {seed})", self.source);
+        Ok(out)
+    }
+
+    /// The images at `indices`, with `labels` and `class_names`.
+    fn gather(
+        &self,
+        indices: &[usize],
+        labels: Vec<i64>,
+        class_names: Vec<String>,
+    ) -> Result<Self> {
+        let size = self.channels * self.height * self.width;
+        let mut images = Vec::with_capacity(indices.len() * size);
+        for &i in indices {
+            images.extend_from_slice(&self.images[i * size..(i + 1) * size]);
+        }
+        ImageDataset::from_parts(
+            images,
+            labels,
+            [self.channels, self.height, self.width],
+            class_names,
+            self.source.clone(),
+        )
+    }
+
     /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()
@@ -470,5 +571,61 @@ impl DeviceImages {
         let x = self.images.index_select(0, &idx).to_kind(Kind::Float) / 127.5 - 1.0;
         let y = self.labels.index_select(0, &idx);
         (x, y)
+    }
+}
+
+#[cfg(test)]
+mod selection_tests {
+    use super::*;
+
+    fn numbered(n: usize, k: usize) -> ImageDataset {
+        // Image i is one pixel of value i; its label is i % k.
+        ImageDataset::from_parts(
+            (0..n as u8).collect(),
+            (0..n as i64).map(|i| i % k as i64).collect(),
+            [1, 1, 1],
+            (0..k).map(|c| format!("c{c}")).collect(),
+            "numbered",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn classes_are_selected_and_relabelled_in_the_order_given() {
+        let ds = numbered(30, 10).select_classes(&[8, 5]).unwrap();
+        assert_eq!(ds.images, vec![5, 8, 15, 18, 25, 28]);
+        assert_eq!(ds.labels, vec![1, 0, 1, 0, 1, 0]);
+        assert_eq!(ds.class_names, vec!["c8", "c5"]);
+        assert!(numbered(30, 10)
+            .select_classes(&[10])
+            .unwrap_err()
+            .to_string()
+            .contains("0..10"));
+        assert!(numbered(30, 10).select_classes(&[1, 1]).is_err());
+    }
+
+    #[test]
+    fn subsets_are_balanced_seeded_and_checked() {
+        let ds = numbered(100, 4);
+        let a = ds.balanced_subset(10, 3).unwrap();
+        assert_eq!(a.len(), 10);
+        assert_eq!(a.class_counts(), vec![3, 3, 2, 2]);
+        assert_eq!(a.images, ds.balanced_subset(10, 3).unwrap().images);
+        assert_ne!(a.images, ds.balanced_subset(10, 4).unwrap().images);
+        // Sorted, distinct, and each image keeps its label.
+        assert!(a.images.windows(2).all(|w| w[0] < w[1]));
+        assert!(a
+            .images
+            .iter()
+            .zip(&a.labels)
+            .all(|(&p, &l)| p as i64 % 4 == l));
+        let err = ds.balanced_subset(101, 0).unwrap_err().to_string();
+        assert!(err.contains("101"), "{err}");
+        // Classes 2 (two images) and 0 (three), in that order: 5 = 3 + 2 needs 3 of class 2.
+        let err = numbered(10, 4)
+            .select_classes(&[2, 0])
+            .unwrap()
+            .balanced_subset(5, 0);
+        assert!(err.unwrap_err().to_string().contains("needs 3 of class c2"));
     }
 }

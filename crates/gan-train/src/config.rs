@@ -512,6 +512,17 @@ pub enum DataConfig {
         /// Black pixels added on every side (2 makes the 32x32 images DCGAN-32 expects).
         #[serde(default)]
         pad: usize,
+        /// Keep only these classes, relabelled 0.. in this order (e.g. `[5, 8]`: sandals
+        /// and bags); the test split the scores compare with is restricted the same way.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        classes: Option<Vec<i64>>,
+        /// Train on a class-balanced subset of this many images (limited-data experiments);
+        /// scores still compare with the whole test split (of the selected classes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subset: Option<usize>,
+        /// Seed of the subset's draw (the same subset whatever the run's seed).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        subset_seed: u64,
     },
     /// Stacked Fashion-MNIST (as Stacked MNIST in PacGAN/VEEGAN): RGB images whose three
     /// channels are three random Fashion-MNIST images, 1000 modes (label `100 a + 10 b + c`).
@@ -543,6 +554,17 @@ pub enum DataConfig {
         /// Black pixels added on every side.
         #[serde(default)]
         pad: usize,
+        /// Keep only these classes, relabelled 0.. in this order (e.g. `[5, 8]`: sandals
+        /// and bags); the test split the scores compare with is restricted the same way.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        classes: Option<Vec<i64>>,
+        /// Train on a class-balanced subset of this many images (limited-data experiments);
+        /// scores still compare with the whole test split (of the selected classes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subset: Option<usize>,
+        /// Seed of the subset's draw (the same subset whatever the run's seed).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        subset_seed: u64,
     },
     /// CIFAR-10 (binary batches; 32x32 RGB, 10 classes).
     Cifar10 {
@@ -552,6 +574,17 @@ pub enum DataConfig {
         /// Which split to train on.
         #[serde(default)]
         split: Split,
+        /// Keep only these classes, relabelled 0.. in this order (e.g. `[5, 8]`: sandals
+        /// and bags); the test split the scores compare with is restricted the same way.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        classes: Option<Vec<i64>>,
+        /// Train on a class-balanced subset of this many images (limited-data experiments);
+        /// scores still compare with the whole test split (of the selected classes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subset: Option<usize>,
+        /// Seed of the subset's draw (the same subset whatever the run's seed).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        subset_seed: u64,
     },
     /// Generated images (dim noise with a bright band whose row gives the class): for tests
     /// and benchmarks, no files needed.
@@ -708,6 +741,10 @@ pub enum DataConfig {
     },
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 fn default_stacked_images() -> usize {
     60_000
 }
@@ -787,6 +824,15 @@ impl DataConfig {
     /// data's draws its channels from that split with the next seed.
     pub fn with_split(&self, split: Split) -> Result<DataConfig> {
         let mut data = self.clone();
+        if split == Split::Test {
+            // Scores compare with the whole held-out split (of the selected classes).
+            if let DataConfig::FashionMnist { subset, .. }
+            | DataConfig::Mnist { subset, .. }
+            | DataConfig::Cifar10 { subset, .. } = &mut data
+            {
+                *subset = None;
+            }
+        }
         match &mut data {
             DataConfig::FashionMnist { split: s, .. }
             | DataConfig::Edges { split: s, .. }

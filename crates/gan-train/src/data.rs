@@ -114,7 +114,14 @@ pub fn load_images(cfg: &DataConfig) -> Result<ImageDataset> {
             key: "data.kind".into(),
             message: format!("{} is a 2D mixture, not an image data set", cfg.name()),
         }),
-        DataConfig::FashionMnist { dir, split, pad } => {
+        DataConfig::FashionMnist {
+            dir,
+            split,
+            pad,
+            classes,
+            subset,
+            subset_seed,
+        } => {
             let mut ds = find(dir, &|d| ImageDataset::mnist_dir(d, *split))?.pad(*pad);
             if ds.n_classes() == FASHION_MNIST_CLASSES.len() {
                 ds.class_names = FASHION_MNIST_CLASSES
@@ -122,7 +129,7 @@ pub fn load_images(cfg: &DataConfig) -> Result<ImageDataset> {
                     .map(|s| s.to_string())
                     .collect();
             }
-            Ok(ds)
+            select(ds, classes, *subset, *subset_seed)
         }
         DataConfig::StackedFashionMnist {
             dir,
@@ -135,13 +142,33 @@ pub fn load_images(cfg: &DataConfig) -> Result<ImageDataset> {
                 dir: dir.clone(),
                 split: *split,
                 pad: *pad,
+                classes: None,
+                subset: None,
+                subset_seed: 0,
             })?;
             Ok(ImageDataset::stacked(&base, *images, *seed)?)
         }
-        DataConfig::Mnist { dir, split, pad } => {
-            Ok(find(dir, &|d| ImageDataset::mnist_dir(d, *split))?.pad(*pad))
+        DataConfig::Mnist {
+            dir,
+            split,
+            pad,
+            classes,
+            subset,
+            subset_seed,
+        } => {
+            let ds = find(dir, &|d| ImageDataset::mnist_dir(d, *split))?.pad(*pad);
+            select(ds, classes, *subset, *subset_seed)
         }
-        DataConfig::Cifar10 { dir, split } => find(dir, &|d| ImageDataset::cifar10_dir(d, *split)),
+        DataConfig::Cifar10 {
+            dir,
+            split,
+            classes,
+            subset,
+            subset_seed,
+        } => {
+            let ds = find(dir, &|d| ImageDataset::cifar10_dir(d, *split))?;
+            select(ds, classes, *subset, *subset_seed)
+        }
         DataConfig::Synthetic {
             images,
             channels,
@@ -173,6 +200,32 @@ pub fn load_images(cfg: &DataConfig) -> Result<ImageDataset> {
     }
 }
 
+/// `[data] classes` then `subset` applied to a loaded data set (errors name the key).
+fn select(
+    ds: ImageDataset,
+    classes: &Option<Vec<i64>>,
+    subset: Option<usize>,
+    seed: u64,
+) -> Result<ImageDataset> {
+    let key_err = |key: &str| {
+        let key = key.to_string();
+        move |e: gan_data::Error| Error::Config {
+            key: key.clone(),
+            message: e.to_string(),
+        }
+    };
+    let ds = match classes {
+        Some(c) => ds.select_classes(c).map_err(key_err("data.classes"))?,
+        None => ds,
+    };
+    match subset {
+        Some(n) => Ok(ds
+            .balanced_subset(n, seed)
+            .map_err(key_err("data.subset"))?),
+        None => Ok(ds),
+    }
+}
+
 /// Loads the unpaired data set `cfg` names (an error naming `data.kind` for other data),
 /// before any jitter.
 pub fn load_unpaired(cfg: &DataConfig) -> Result<UnpairedDataset> {
@@ -182,6 +235,9 @@ pub fn load_unpaired(cfg: &DataConfig) -> Result<UnpairedDataset> {
                 dir: dir.clone(),
                 split: *split,
                 pad: 2,
+                classes: None,
+                subset: None,
+                subset_seed: 0,
             })?;
             Ok(UnpairedDataset::hot(fm, *split)?)
         }
@@ -221,6 +277,9 @@ pub fn load_pairs(cfg: &DataConfig) -> Result<PairedDataset> {
                 dir: dir.clone(),
                 split: *split,
                 pad: 0,
+                classes: None,
+                subset: None,
+                subset_seed: 0,
             })?;
             let mut pairs = PairedDataset::edges(fm.clone())?;
             if pairs.class_names.len() == fm.class_names.len() {

@@ -75,6 +75,9 @@ pub fn missing_default_classifier(
         dir: dir.clone(),
         split: gan_data::Split::Train,
         pad,
+        classes: None,
+        subset: None,
+        subset_seed: 0,
     };
     let (data, side) = match &cfg.data {
         D::FashionMnist { dir, pad, .. } | D::StackedFashionMnist { dir, pad, .. } => {
@@ -85,6 +88,9 @@ pub fn missing_default_classifier(
                 dir: dir.clone(),
                 split: gan_data::Split::Train,
                 pad: *pad,
+                classes: None,
+                subset: None,
+                subset_seed: 0,
             },
             28 + 2 * *pad,
         ),
@@ -92,6 +98,9 @@ pub fn missing_default_classifier(
             D::Cifar10 {
                 dir: dir.clone(),
                 split: gan_data::Split::Train,
+                classes: None,
+                subset: None,
+                subset_seed: 0,
             },
             32,
         ),

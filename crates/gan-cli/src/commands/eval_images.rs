@@ -109,11 +109,17 @@ fn parse_reference(spec: &str, sample_shape: &[i64]) -> Result<DataConfig> {
             dir: None,
             split,
             pad: pad(28)?,
+            classes: None,
+            subset: None,
+            subset_seed: 0,
         },
         "mnist" => DataConfig::Mnist {
             dir: None,
             split,
             pad: pad(28)?,
+            classes: None,
+            subset: None,
+            subset_seed: 0,
         },
         "stacked-fashion-mnist" => DataConfig::StackedFashionMnist {
             dir: None,
@@ -122,7 +128,13 @@ fn parse_reference(spec: &str, sample_shape: &[i64]) -> Result<DataConfig> {
             images: 60_000,
             seed: 1,
         },
-        "cifar10" => DataConfig::Cifar10 { dir: None, split },
+        "cifar10" => DataConfig::Cifar10 {
+            dir: None,
+            split,
+            classes: None,
+            subset: None,
+            subset_seed: 0,
+        },
         other => bail!(
             "--reference {spec}: unknown data set `{other}` (fashion-mnist, mnist, cifar10, \
              stacked-fashion-mnist)"
