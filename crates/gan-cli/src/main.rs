@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! gan train [--config FILE|PRESET] [--out DIR] [--device auto|cpu|cuda|cuda:N] [--seed N] [--steps N]
-//!           [--resume DIR [--checkpoint step-N|DIR]]
+//!           [--resume DIR [--checkpoint step-N|DIR]] [--init-from RUN [--checkpoint latest|best|step-N]]
 //! gan sample --run DIR --n N --out FILE.csv|FILE.npy|FILE.png [--checkpoint latest|best|step-N|DIR]
 //!            [--class K] [--seed N] [--latents FILE.npy] [--raw] [--truncation PSI] [--device D]
 //! gan export --run DIR --format torchscript|safetensors --out FILE.pt|FILE.safetensors

@@ -28,6 +28,8 @@ pub struct Adam {
     step: u64,
     /// 1 (as a 0-d bool tensor on the device) if every gradient of the last update was finite.
     grads_finite: Tensor,
+    /// 1 for trained elements, 0 for frozen ones (`freeze`), multiplied into the gradient.
+    keep: Option<Tensor>,
     /// Learning rate.
     pub lr: f64,
     beta1: f64,
@@ -75,6 +77,7 @@ impl Adam {
             grad,
             scratch,
             step: 0,
+            keep: None,
             lr,
             beta1,
             beta2,
@@ -138,6 +141,26 @@ impl Adam {
         self.update(grads);
     }
 
+    /// Freezes the parameters whose names `frozen` accepts: their gradients count as zero,
+    /// so (without weight decay, from moments that were zero) Adam never moves them. Returns
+    /// how many parameter tensors were frozen.
+    pub fn freeze(&mut self, frozen: &dyn Fn(&str) -> bool) -> Result<usize> {
+        let keep = self.flat.f_ones_like()?;
+        let mut n = 0;
+        tch::no_grad(|| -> Result<()> {
+            for (i, (name, _)) in self.params.iter().enumerate() {
+                if frozen(name) {
+                    let (off, len) = self.spans[i];
+                    let _ = keep.narrow(0, off, len).f_zero_()?;
+                    n += 1;
+                }
+            }
+            Ok(())
+        })?;
+        self.keep = (n > 0).then_some(keep);
+        Ok(n)
+    }
+
     /// The update from one gradient per parameter (undefined: zero).
     fn update(&mut self, grads: Vec<Tensor>) {
         self.step += 1;
@@ -159,8 +182,11 @@ impl Adam {
                 .collect();
             // Element for element the same operations as before, written into the scratch
             // buffers (`out=` variants), so the values are bit-identical.
-            let g = Tensor::cat_out(&self.grad, &grads, 0);
+            let mut g = Tensor::cat_out(&self.grad, &grads, 0);
             drop(grads);
+            if let Some(keep) = &self.keep {
+                let _ = g.g_mul_(keep);
+            }
             // One reduction: a NaN or an infinity anywhere makes the sum non-finite.
             self.grads_finite = g.sum(Kind::Float).isfinite();
             let _ = self.exp_avg.lerp_(&g, 1.0 - self.beta1);

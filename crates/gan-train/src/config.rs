@@ -44,6 +44,9 @@ pub struct TrainConfig {
     /// families on images): DiffAugment or ADA.
     #[serde(default)]
     pub augment: AugmentConfig,
+    /// What fine-tuning keeps fixed (with `gan train --init-from`).
+    #[serde(default)]
+    pub finetune: FinetuneConfig,
     /// Optimiser settings.
     #[serde(default)]
     pub optim: OptimConfig,
@@ -59,6 +62,25 @@ pub struct TrainConfig {
     /// What is logged besides `metrics.jsonl`.
     #[serde(default)]
     pub log: LogConfig,
+}
+
+/// Fine-tuning (`[finetune]`), for runs started from another run's weights (`gan train
+/// --init-from RUN`); stylegan2 family.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneConfig {
+    /// FreezeD (Mo et al. 2020): the discriminator's first `k` blocks from the input (the
+    /// highest resolutions; the 4x4 epilogue counts as the last block) are not trained.
+    pub freeze_d: usize,
+    /// Keep the generator's mapping network fixed.
+    pub freeze_g_mapping: bool,
+}
+
+impl FinetuneConfig {
+    /// Whether anything is frozen.
+    pub fn is_on(&self) -> bool {
+        *self != FinetuneConfig::default()
+    }
 }
 
 /// Logging besides `metrics.jsonl` (`[log]`).
@@ -1087,6 +1109,7 @@ impl TrainConfig {
             discriminator: DiscriminatorConfig::default(),
             loss: LossConfig::default(),
             augment: AugmentConfig::default(),
+            finetune: FinetuneConfig::default(),
             optim: OptimConfig::default(),
             train: ScheduleConfig::default(),
             eval: EvalConfig::default(),
@@ -1234,6 +1257,8 @@ impl TrainConfig {
             loss: Option<&'a LossConfig>,
             #[serde(skip_serializing_if = "Option::is_none")]
             augment: Option<&'a AugmentConfig>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            finetune: Option<&'a FinetuneConfig>,
             optim: &'a OptimConfig,
             train: &'a ScheduleConfig,
             eval: &'a EvalConfig,
@@ -1251,6 +1276,7 @@ impl TrainConfig {
             discriminator: gan.then_some(&self.discriminator),
             loss: loss.then_some(&self.loss),
             augment: self.augment.is_on().then_some(&self.augment),
+            finetune: self.finetune.is_on().then_some(&self.finetune),
             optim: &self.optim,
             train: &self.train,
             eval: &self.eval,
@@ -1264,6 +1290,16 @@ impl TrainConfig {
         self.validate_ranges()?;
         self.validate_guard()?;
         self.augment.validate()?;
+        if self.finetune.is_on() && !matches!(self.model, ModelConfig::Stylegan2(_)) {
+            return Err(config_err(
+                "finetune",
+                format!(
+                    "freezing layers is implemented for the stylegan2 family (FreezeD over its \
+                     discriminator blocks); this is `{}`",
+                    self.model.name()
+                ),
+            ));
+        }
         if self.augment.is_on()
             && (!self.model.generates_from_latents() || self.data.mixture_kind().is_some())
         {

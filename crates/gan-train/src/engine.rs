@@ -112,6 +112,19 @@ impl std::fmt::Debug for Trainer {
     }
 }
 
+/// Where a transfer-learning run's weights came from (`init.json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InitRecord {
+    /// The source run folder.
+    pub run: PathBuf,
+    /// The checkpoint folder the weights came from.
+    pub checkpoint: PathBuf,
+    /// Its step.
+    pub step: u64,
+    /// Tensors copied.
+    pub tensors: usize,
+}
+
 impl Trainer {
     /// Starts a new run in `run_dir` (created if needed; refused if it already holds checkpoints).
     pub fn create(cfg: TrainConfig, run_dir: impl Into<PathBuf>) -> Result<Self> {
@@ -168,6 +181,74 @@ impl Trainer {
             }
         }
         started
+    }
+
+    /// Transfer learning: before the first step, copies the generator, discriminator and
+    /// EMA weights (`g.*`, `d.*`, `g_ema.*`) of another run's checkpoint (`which`: latest,
+    /// best or a folder) into this run, keeping its fresh optimisers and everything else. The
+    /// architectures must match tensor for tensor; otherwise the error lists every tensor
+    /// that differs. Records the source in `init.json` in the run folder.
+    pub fn init_from(
+        &mut self,
+        source: &std::path::Path,
+        which: &crate::trained::WhichCheckpoint,
+    ) -> Result<InitRecord> {
+        if self.step != 0 {
+            return Err(Error::Config {
+                key: "--init-from".into(),
+                message: format!("the run is already at step {}", self.step),
+            });
+        }
+        let (loaded, _) = crate::trained::load_checkpoint(&RunDir::new(source), which)?;
+        let ours: Vec<(String, Tensor)> = self
+            .family
+            .state()
+            .into_iter()
+            .filter(|(n, _)| ["g.", "d.", "g_ema."].iter().any(|p| n.starts_with(p)))
+            .collect();
+        let mut differences = Vec::new();
+        for (name, t) in &ours {
+            match loaded.tensors.get(name) {
+                None => differences.push(format!("`{name}` {:?}: not in the source", t.size())),
+                Some(src) if src.size() != t.size() || src.kind() != t.kind() => {
+                    differences.push(format!(
+                        "`{name}`: {:?} {:?} here, {:?} {:?} in the source",
+                        t.size(),
+                        t.kind(),
+                        src.size(),
+                        src.kind()
+                    ))
+                }
+                _ => {}
+            }
+        }
+        for name in loaded.tensors.keys() {
+            let network = ["g.", "d.", "g_ema."].iter().any(|p| name.starts_with(p));
+            if network && !ours.iter().any(|(n, _)| n == name) {
+                differences.push(format!("`{name}`: in the source, not in this model"));
+            }
+        }
+        if !differences.is_empty() {
+            return Err(Error::IncompatibleCheckpoint {
+                path: loaded.path.clone(),
+                differences,
+            });
+        }
+        tch::no_grad(|| -> Result<()> {
+            for (name, t) in &ours {
+                t.shallow_clone().f_copy_(&loaded.tensors[name])?;
+            }
+            Ok(())
+        })?;
+        let record = InitRecord {
+            run: source.to_path_buf(),
+            checkpoint: loaded.path.clone(),
+            step: loaded.meta.step,
+            tensors: ours.len(),
+        };
+        let json = serde_json::to_string_pretty(&record).expect("serialisable");
+        gan_tensor::write_atomic(&self.run.root.join("init.json"), json.as_bytes())?;
+        Ok(record)
     }
 
     /// Continues the run in `run_dir` from its newest checkpoint that verifies. With `cfg`,

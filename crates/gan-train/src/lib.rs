@@ -52,12 +52,12 @@ mod trained;
 
 pub use adam::Adam;
 pub use config::{
-    BestMetric, CycleganConfig, DataConfig, EvalConfig, GuardConfig, LogConfig, LossConfig,
-    LrSchedule, ModelConfig, OptimConfig, Pix2pixConfig, ScheduleConfig, Stylegan2Config, TestMode,
-    TrainConfig,
+    BestMetric, CycleganConfig, DataConfig, EvalConfig, FinetuneConfig, GuardConfig, LogConfig,
+    LossConfig, LrSchedule, ModelConfig, OptimConfig, Pix2pixConfig, ScheduleConfig,
+    Stylegan2Config, TestMode, TrainConfig,
 };
 pub use data::{load_images, load_pairs, load_unpaired, DataInfo};
-pub use engine::{ResumeFrom, ResumeReport, Trainer};
+pub use engine::{InitRecord, ResumeFrom, ResumeReport, Trainer};
 pub use error::{Error, Result};
 pub use family::cyclegan::{classifier_view, DirectionRecord, Way};
 pub use family::gan::write_csv;

@@ -52,6 +52,8 @@ pub struct Stylegan2Plan {
     pub discriminator: DiscriminatorConfig,
     /// `[model]`: regularisation and style mixing.
     pub config: Stylegan2Config,
+    /// What fine-tuning freezes.
+    pub finetune: crate::config::FinetuneConfig,
     /// Augmentation of the discriminator's inputs.
     pub augment: AugmentConfig,
     /// Optimiser settings (base learning rates; the engine supplies the factor).
@@ -166,6 +168,7 @@ impl Plan {
                 generator: cfg.generator.clone(),
                 discriminator: cfg.discriminator.clone(),
                 config: c.clone(),
+                finetune: cfg.finetune.clone(),
                 augment: cfg.augment.clone(),
                 optim: cfg.optim.clone(),
                 batch_size: t.batch_size,

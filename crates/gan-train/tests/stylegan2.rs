@@ -201,3 +201,64 @@ fn augmentation_is_refused_where_no_discriminator_sees_images() {
         "{err}"
     );
 }
+
+#[test]
+fn init_from_copies_the_networks_and_freeze_d_keeps_the_first_blocks() {
+    let _rng = common::torch_rng_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let mut src = Trainer::create(tiny_stylegan2(4), dir.path().join("src")).unwrap();
+    assert_eq!(run(&mut src, None), Outcome::Finished { step: 4 });
+    let source = src.named_tensors();
+    drop(src);
+
+    let mut cfg = tiny_stylegan2(3);
+    cfg.seed = 99;
+    cfg.finetune = toml::from_str("freeze_d = 1\nfreeze_g_mapping = true").unwrap();
+    let mut t = Trainer::create(cfg.clone(), dir.path().join("ft")).unwrap();
+    let rec = t
+        .init_from(&dir.path().join("src"), &gan_train::WhichCheckpoint::Latest)
+        .unwrap();
+    assert_eq!(rec.step, 4);
+    assert!(dir.path().join("ft/init.json").is_file());
+    // Deep copies: named_tensors() shares storage with the live variables.
+    let start: Vec<(String, Tensor)> = t
+        .named_tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.copy()))
+        .collect();
+    for (name, v) in &start {
+        let copied = ["g.", "d.", "g_ema."].iter().any(|p| name.starts_with(p));
+        if copied {
+            assert!(v.equal(tensor(&source, name)), "{name} not copied");
+        } else if name.starts_with("opt_") && name.contains(".m.") {
+            // Fresh optimisers.
+            assert_eq!(v.abs().sum(Kind::Float).double_value(&[]), 0.0, "{name}");
+        }
+    }
+    assert_eq!(run(&mut t, None), Outcome::Finished { step: 3 });
+    let end = t.named_tensors();
+    let changed = |name: &str| !tensor(&end, name).equal(tensor(&start, name));
+    // The first discriminator block from the input (16x16) and the mapping are frozen.
+    assert!(!changed("d.b16.conv0.weight") && !changed("d.b16.fromrgb.bias"));
+    assert!(!changed("g.mapping.fc0.weight") && !changed("g.mapping.embed.weight"));
+    assert!(changed("d.b8.conv0.weight") && changed("d.b4.out.weight"));
+    assert!(changed("g.synthesis.b16.conv1.weight"));
+
+    // Another architecture is refused, naming the tensors.
+    let mut other = tiny_stylegan2(3);
+    if let gan_models::GeneratorConfig::Stylegan2(g) = &mut other.generator {
+        g.channel_max = 4;
+    }
+    let mut t = Trainer::create(other, dir.path().join("bad")).unwrap();
+    let err = t
+        .init_from(&dir.path().join("src"), &gan_train::WhichCheckpoint::Latest)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("g.synthesis.b4.const"), "{err}");
+    // FreezeD beyond the blocks there are is an error naming the key.
+    cfg.finetune.freeze_d = 9;
+    let err = Trainer::create(cfg, dir.path().join("bad2"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("finetune.freeze_d"), "{err}");
+}

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use gan_tensor::DeviceSpec;
-use gan_train::{Outcome, ResumeFrom, TrainConfig, Trainer};
+use gan_train::{Outcome, ResumeFrom, TrainConfig, Trainer, WhichCheckpoint};
 
 use crate::progress::Progress;
 
@@ -32,9 +32,14 @@ pub struct Args {
     #[arg(long, conflicts_with = "out")]
     resume: Option<PathBuf>,
     /// With --resume: continue from this checkpoint instead (step-N, such as step-600, or a
-    /// checkpoint folder). Newer checkpoints are moved to checkpoints/set-aside/.
-    #[arg(long, requires = "resume", value_parser = gan_train::checkpoint::parse_name)]
-    checkpoint: Option<PathBuf>,
+    /// checkpoint folder). Newer checkpoints are moved to checkpoints/set-aside/. With
+    /// --init-from: latest, best or step-N of the source run.
+    #[arg(long)]
+    checkpoint: Option<String>,
+    /// Transfer learning: start from this run's generator, discriminator and EMA weights
+    /// (fresh optimisers, a run folder of its own); the architectures must match.
+    #[arg(long, conflicts_with = "resume", requires = "config")]
+    init_from: Option<PathBuf>,
 }
 
 fn default_out(name: &str) -> PathBuf {
@@ -96,7 +101,13 @@ pub fn handle_command(args: Args) -> Result<()> {
 
     let mut trainer = match &args.resume {
         Some(dir) => {
-            let from = match &args.checkpoint {
+            let checkpoint = args
+                .checkpoint
+                .as_deref()
+                .map(gan_train::checkpoint::parse_name)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--checkpoint: {e}"))?;
+            let from = match &checkpoint {
                 Some(c) => ResumeFrom::Checkpoint(c.clone()),
                 None => ResumeFrom::Newest,
             };
@@ -152,8 +163,38 @@ pub fn handle_command(args: Args) -> Result<()> {
         None => {
             let cfg = cfg.expect("config given or preset");
             let out = args.out.clone().unwrap_or_else(|| default_out(&cfg.name));
-            Trainer::create(cfg, &out)
-                .with_context(|| format!("cannot start a run in {}", out.display()))?
+            let existed = out.exists();
+            let mut t = Trainer::create(cfg, &out)
+                .with_context(|| format!("cannot start a run in {}", out.display()))?;
+            if let Some(src) = &args.init_from {
+                let which: WhichCheckpoint = args
+                    .checkpoint
+                    .as_deref()
+                    .unwrap_or("latest")
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("--checkpoint: {e}"))?;
+                let rec = match t.init_from(src, &which) {
+                    Ok(rec) => rec,
+                    Err(e) => {
+                        drop(t);
+                        if !existed {
+                            let _ = std::fs::remove_dir_all(&out);
+                        }
+                        return Err(anyhow::Error::new(e)
+                            .context(format!("cannot initialise from {}", src.display())));
+                    }
+                };
+                eprintln!(
+                    "initialised {} tensors from {} (step {}); recorded in {}",
+                    rec.tensors,
+                    rec.checkpoint.display(),
+                    rec.step,
+                    out.join("init.json").display()
+                );
+            } else if args.checkpoint.is_some() {
+                bail!("--checkpoint goes with --resume or --init-from");
+            }
+            t
         }
     };
     let run = trainer.run_dir().root.clone();

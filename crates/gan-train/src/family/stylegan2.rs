@@ -219,20 +219,48 @@ impl Stylegan2Family {
         let c_g = lazy_ratio(c.pl_weight > 0.0, c.pl_every);
         let c_d = lazy_ratio(c.r1_gamma > 0.0, c.r1_every);
         let o = &plan.optim;
-        let opt_g = Adam::new(
+        let mut opt_g = Adam::new(
             &vs_g,
             o.lr_g * c_g,
             o.beta1.powf(c_g),
             o.beta2.powf(c_g),
             o.eps,
         )?;
-        let opt_d = Adam::new(
+        let mut opt_d = Adam::new(
             &vs_d,
             o.lr_d * c_d,
             o.beta1.powf(c_d),
             o.beta2.powf(c_d),
             o.eps,
         )?;
+        // Fine-tuning: FreezeD over the discriminator's first blocks from the input, and the
+        // mapping network (`[finetune]`).
+        let ft = &plan.finetune;
+        if ft.freeze_g_mapping {
+            opt_g.freeze(&|n| n.starts_with("mapping."))?;
+        }
+        if ft.freeze_d > 0 {
+            let blocks = d
+                .as_stylegan2()
+                .map(|d| d.block_names())
+                .unwrap_or_default();
+            if ft.freeze_d > blocks.len() {
+                return Err(config_err(
+                    "finetune.freeze_d",
+                    format!(
+                        "{}: the discriminator has {} blocks ({})",
+                        ft.freeze_d,
+                        blocks.len(),
+                        blocks.join(", ")
+                    ),
+                ));
+            }
+            let frozen: Vec<String> = blocks[..ft.freeze_d]
+                .iter()
+                .map(|b| format!("{b}."))
+                .collect();
+            opt_d.freeze(&|n| frozen.iter().any(|p| n.starts_with(p.as_str())))?;
+        }
         let ema = Ema::with_buffers(&vs_g, &opt_g, &vs_ema, Buffers::Copy)?;
         let mut phases = vec![Phase::new("g", "opt_g")];
         if c.pl_weight > 0.0 {
