@@ -1314,6 +1314,41 @@ mod tests {
         }
     }
 
+    fn trainable(vs: &nn::VarStore) -> i64 {
+        vs.trainable_variables()
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum()
+    }
+
+    #[test]
+    fn upstream_sized_networks_have_upstream_parameter_counts() {
+        // stylegan2-ada-pytorch's Generator / Discriminator (counted from its modules by
+        // scripts/stylegan2_fixtures.py): the `cifar` widths at 32x32 (2 mapping layers,
+        // channel_base 32768) and `paper256` (8 mapping layers, channel_base 16384).
+        for (res, layers, base, g_count, d_count) in [
+            (32, 2, 32768, 19_947_539, 21_507_073),
+            (256, 8, 16384, 24_767_458, 24_001_089),
+        ] {
+            let data = DataSpec::images(3, res, res, 0);
+            let g_cfg = StyleGan2GeneratorConfig {
+                mapping_layers: layers,
+                channel_base: base,
+                ..Default::default()
+            };
+            let d_cfg = StyleGan2DiscriminatorConfig {
+                channel_base: base,
+                ..Default::default()
+            };
+            let vs = nn::VarStore::new(Device::Cpu);
+            let _g = StyleGan2Generator::new(&vs.root(), &g_cfg, &data).unwrap();
+            assert_eq!(trainable(&vs), g_count, "G at {res}");
+            let vs = nn::VarStore::new(Device::Cpu);
+            let _d = StyleGan2Discriminator::new(&vs.root(), &d_cfg, &data).unwrap();
+            assert_eq!(trainable(&vs), d_count, "D at {res}");
+        }
+    }
+
     #[test]
     fn the_enums_build_it_and_refuse_other_conditioning() {
         let vs = nn::VarStore::new(Device::Cpu);
