@@ -84,6 +84,20 @@ fn bias_act(
     Ok(x)
 }
 
+/// A trainable variable drawn from `N(0, 1)`: every StyleGAN2 weight before its run-time
+/// equalized-learning-rate gain.
+fn unit_normal(p: &nn::Path, name: &str, dims: &[i64]) -> Result<Tensor> {
+    var(
+        p,
+        name,
+        dims,
+        Init::Randn {
+            mean: 0.0,
+            stdev: 1.0,
+        },
+    )
+}
+
 /// `x * rsqrt(mean(x^2, dim 1) + 1e-8)`.
 fn normalize_2nd_moment(x: &Tensor) -> Result<Tensor> {
     let ms = x.f_square()?.f_mean_dim(&[1i64][..], true, Kind::Float)?;
@@ -356,15 +370,7 @@ impl Conv2dLayer {
         down: bool,
         conv_clamp: Option<f64>,
     ) -> Result<Self> {
-        let weight = var(
-            p,
-            "weight",
-            &[out_channels, in_channels, kernel, kernel],
-            Init::Randn {
-                mean: 0.0,
-                stdev: 1.0,
-            },
-        )?;
+        let weight = unit_normal(p, "weight", &[out_channels, in_channels, kernel, kernel])?;
         let bias = if bias {
             Some(zeros(p, "bias", &[out_channels])?)
         } else {
@@ -567,15 +573,7 @@ impl SynthesisLayer {
     ) -> Result<Self> {
         let affine =
             FullyConnected::new(&(p / "affine"), w_dim, in_channels, Act::Linear, 1.0, 1.0)?;
-        let weight = var(
-            p,
-            "weight",
-            &[out_channels, in_channels, 3, 3],
-            Init::Randn {
-                mean: 0.0,
-                stdev: 1.0,
-            },
-        )?;
+        let weight = unit_normal(p, "weight", &[out_channels, in_channels, 3, 3])?;
         let noise_const = zeros_no_train(p, "noise_const", &[resolution, resolution])?;
         let _ = tch::no_grad(|| noise_const.shallow_clone().f_normal_(0.0, 1.0))?;
         let noise_strength = zeros(p, "noise_strength", &[])?;
@@ -649,15 +647,7 @@ impl ToRgb {
     ) -> Result<Self> {
         let affine =
             FullyConnected::new(&(p / "affine"), w_dim, in_channels, Act::Linear, 1.0, 1.0)?;
-        let weight = var(
-            p,
-            "weight",
-            &[out_channels, in_channels, 1, 1],
-            Init::Randn {
-                mean: 0.0,
-                stdev: 1.0,
-            },
-        )?;
+        let weight = unit_normal(p, "weight", &[out_channels, in_channels, 1, 1])?;
         let bias = zeros(p, "bias", &[out_channels])?;
         Ok(ToRgb {
             affine,
@@ -734,15 +724,7 @@ impl SynthesisNetwork {
             let out = channels(res);
             let bp = p / format!("b{res}");
             let (constant, conv0) = if res == 4 {
-                let c = var(
-                    &bp,
-                    "const",
-                    &[out, res, res],
-                    Init::Randn {
-                        mean: 0.0,
-                        stdev: 1.0,
-                    },
-                )?;
+                let c = unit_normal(&bp, "const", &[out, res, res])?;
                 (Some(c), None)
             } else {
                 let conv0 = SynthesisLayer::new(

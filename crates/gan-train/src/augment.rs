@@ -183,6 +183,50 @@ pub(crate) struct Augment {
     p: Tensor,
     sign_sum: Tensor,
     sign_count: Tensor,
+    /// ADA's constant colour matrices, on the device once (not rebuilt every step).
+    color: Option<ColorBasis>,
+}
+
+/// The constant `[1, 4, 4]` matrices ADA's colour transform is built from.
+#[derive(Debug)]
+struct ColorBasis {
+    /// The identity.
+    eye: Tensor,
+    /// `v v^T` for the luma axis `v = (1, 1, 1, 0) / sqrt(3)`.
+    vv: Tensor,
+    /// The translation column (`translate3d(1, 1, 1) - I`).
+    tr: Tensor,
+    /// `diag(1, 1, 1, 0)`.
+    xyz: Tensor,
+    /// The cross-product matrix `[v]x` (rotation generator about `v`).
+    k: Tensor,
+}
+
+impl ColorBasis {
+    fn new(device: Device) -> TResult<Self> {
+        let m = |v: [f32; 16]| {
+            Tensor::from_slice(&v)
+                .to_device(device)
+                .f_reshape([1, 4, 4])
+        };
+        let v = Tensor::from_slice(&[1f32, 1.0, 1.0, 0.0])
+            .to_device(device)
+            .f_div_scalar(3f64.sqrt())?;
+        Ok(ColorBasis {
+            eye: Tensor::f_eye(4, (Kind::Float, device))?.f_unsqueeze(0)?,
+            vv: v.f_outer(&v)?.f_unsqueeze(0)?,
+            tr: m([
+                0., 0., 0., 1., 0., 0., 0., 1., 0., 0., 0., 1., 0., 0., 0., 0.,
+            ])?,
+            xyz: m([
+                1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 0.,
+            ])?,
+            k: m([
+                0., -1., 1., 0., 1., 0., -1., 0., -1., 1., 0., 0., 0., 0., 0., 0.,
+            ])?
+            .f_div_scalar(3f64.sqrt())?,
+        })
+    }
 }
 
 impl Augment {
@@ -191,7 +235,14 @@ impl Augment {
             AugmentConfig::Ada { p, .. } => *p,
             _ => 0.0,
         };
+        let color = match config {
+            AugmentConfig::Ada { groups, .. } if groups.contains(&AdaGroup::Color) => {
+                Some(ColorBasis::new(device)?)
+            }
+            _ => None,
+        };
         Ok(Augment {
+            color,
             config: config.clone(),
             batch,
             p: Tensor::f_full([], p0, (Kind::Float, device))?,
@@ -220,7 +271,9 @@ impl Augment {
                 for g in groups {
                     x = match g {
                         AdaGroup::Blit => ada_blit(&x, &self.p)?,
-                        AdaGroup::Color => ada_color(&x, &self.p)?,
+                        AdaGroup::Color => {
+                            ada_color(&x, &self.p, self.color.as_ref().expect("built in new"))?
+                        }
                         AdaGroup::Cutout => ada_cutout(&x, &self.p)?,
                     };
                 }
@@ -467,15 +520,17 @@ fn ada_blit(x: &Tensor, p: &Tensor) -> TResult<Tensor> {
 /// matrix averaged over the colour rows, as upstream): brightness N(0, 0.2), contrast
 /// 2^N(0, 0.5), luma flip, hue rotation U(-pi, pi) about the luma axis, saturation
 /// 2^N(0, 1), each applied with probability p.
-fn ada_color(x: &Tensor, p: &Tensor) -> TResult<Tensor> {
+fn ada_color(x: &Tensor, p: &Tensor, basis: &ColorBasis) -> TResult<Tensor> {
     let s = x.size();
     let (b, c) = (s[0], s[1]);
     let f = (Kind::Float, x.device());
-    let eye = Tensor::f_eye(4, f)?.f_unsqueeze(0)?.f_repeat([b, 1, 1])?;
-    let v = Tensor::from_slice(&[1f32, 1.0, 1.0, 0.0])
-        .to_device(x.device())
-        .f_div_scalar(3f64.sqrt())?;
-    let vv = v.f_outer(&v)?.f_unsqueeze(0)?;
+    let ColorBasis {
+        eye,
+        vv,
+        tr,
+        xyz: sc,
+        k,
+    } = basis;
     let brightness = with_p(p, &Tensor::f_randn([b], f)?.f_mul_scalar(0.2)?, 0.0)?;
     let contrast = with_p(
         p,
@@ -498,19 +553,9 @@ fn ada_color(x: &Tensor, p: &Tensor) -> TResult<Tensor> {
     let saturation = with_p(p, &Tensor::f_randn([b], f)?.f_exp2()?, 1.0)?;
     let col = |t: &Tensor| t.f_reshape([b, 1, 1]);
     // translate3d(b, b, b)
-    let mut m = eye.shallow_clone();
-    let tr = Tensor::from_slice(&[
-        0f32, 0., 0., 1., 0., 0., 0., 1., 0., 0., 0., 1., 0., 0., 0., 0.,
-    ])
-    .to_device(x.device())
-    .f_reshape([1, 4, 4])?;
+    let mut m = eye.f_expand([b, 4, 4], false)?;
     m = eye.f_add(&tr.f_mul(&col(&brightness)?)?)?.f_bmm(&m)?;
     // scale3d(c, c, c)
-    let sc = Tensor::from_slice(&[
-        1f32, 0., 0., 0., 0., 1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 0.,
-    ])
-    .to_device(x.device())
-    .f_reshape([1, 4, 4])?;
     let scale = eye.f_sub(&sc)?.f_add(&sc.f_mul(&col(&contrast)?)?)?;
     m = scale.f_bmm(&m)?;
     // Luma flip: I - 2 v v^T i.
@@ -519,12 +564,6 @@ fn ada_color(x: &Tensor, p: &Tensor) -> TResult<Tensor> {
         .f_bmm(&m)?;
     // Hue: rotation by theta about v (Rodrigues), on the first three coordinates.
     let (sn, cs) = (col(&theta.f_sin()?)?, col(&theta.f_cos()?)?);
-    let k = Tensor::from_slice(&[
-        0f32, -1., 1., 0., 1., 0., -1., 0., -1., 1., 0., 0., 0., 0., 0., 0.,
-    ])
-    .to_device(x.device())
-    .f_reshape([1, 4, 4])?
-    .f_div_scalar(3f64.sqrt())?;
     // R = c I3 + s [v]x + (1 - c) v v^T on xyz, 1 on w.
     let w_only = eye.f_sub(&sc)?;
     let rot = sc
@@ -535,7 +574,7 @@ fn ada_color(x: &Tensor, p: &Tensor) -> TResult<Tensor> {
     m = rot.f_bmm(&m)?;
     // Saturation: v v^T + (I - v v^T) s.
     m = vv
-        .f_add(&eye.f_sub(&vv)?.f_mul(&col(&saturation)?)?)?
+        .f_add(&eye.f_sub(vv)?.f_mul(&col(&saturation)?)?)?
         .f_bmm(&m)?;
     let sh = x.size();
     let flat = x.f_reshape([b, c, -1])?;

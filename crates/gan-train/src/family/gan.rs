@@ -12,7 +12,9 @@ use std::path::Path;
 
 use gan_data::{points, Mixture2d};
 use gan_losses::{grad_norm_sq, gradient_penalty};
-use gan_models::{DConditioning, Discriminator, GConditioning, Generator};
+use gan_models::{
+    DConditioning, Discriminator, DiscriminatorConfig, GConditioning, Generator, GeneratorConfig,
+};
 use gan_tensor::{seed_all, step_seed, Stream};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
@@ -85,6 +87,54 @@ pub(crate) fn validate(cfg: &TrainConfig) -> Result<()> {
     Ok(())
 }
 
+/// The data and the three networks of a family that generates from latents (gan,
+/// stylegan2): the generator, the discriminator and the generator's EMA copy (starting equal
+/// to the generator, frozen), with weights drawn from `step_seed(seed, Init, 0)`.
+pub(crate) struct Networks {
+    pub(crate) source: Source,
+    pub(crate) info: DataInfo,
+    pub(crate) vs_g: VarStore,
+    pub(crate) vs_d: VarStore,
+    pub(crate) vs_ema: VarStore,
+    pub(crate) g: Generator,
+    pub(crate) d: Discriminator,
+    pub(crate) g_ema: Generator,
+}
+
+impl Networks {
+    /// Loads the data and builds the networks for it.
+    pub(crate) fn build(
+        generator: &GeneratorConfig,
+        discriminator: &DiscriminatorConfig,
+        data: &DataPlan,
+        device: Device,
+    ) -> Result<Self> {
+        let (source, info) = Source::load(data, device)?;
+        let spec = info.spec();
+        seed_all(step_seed(data.seed, Stream::Init, 0));
+        let vs_g = VarStore::new(device);
+        let vs_d = VarStore::new(device);
+        let mut vs_ema = VarStore::new(device);
+        let g = Generator::new(&vs_g.root(), generator, &spec).map_err(build_err("generator"))?;
+        let d = Discriminator::new(&vs_d.root(), discriminator, &spec)
+            .map_err(build_err("discriminator"))?;
+        let g_ema = Generator::new(&vs_ema.root(), generator, &spec)
+            .map_err(build_err("generator's EMA copy"))?;
+        vs_ema.copy(&vs_g)?;
+        vs_ema.freeze();
+        Ok(Networks {
+            source,
+            info,
+            vs_g,
+            vs_d,
+            vs_ema,
+            g,
+            d,
+            g_ema,
+        })
+    }
+}
+
 /// Networks, optimisers, EMA and data of a GAN run.
 pub struct GanFamily {
     plan: GanPlan,
@@ -120,20 +170,16 @@ impl std::fmt::Debug for GanFamily {
 impl GanFamily {
     /// Loads the data and builds the networks (weights from `step_seed(seed, Init, 0)`).
     pub fn new(plan: &GanPlan, data: &DataPlan, device: Device) -> Result<Self> {
-        let (source, info) = Source::load(data, device)?;
-        let spec = info.spec();
-        seed_all(step_seed(data.seed, Stream::Init, 0));
-        let vs_g = VarStore::new(device);
-        let vs_d = VarStore::new(device);
-        let mut vs_ema = VarStore::new(device);
-        let g =
-            Generator::new(&vs_g.root(), &plan.generator, &spec).map_err(build_err("generator"))?;
-        let d = Discriminator::new(&vs_d.root(), &plan.discriminator, &spec)
-            .map_err(build_err("discriminator"))?;
-        let g_ema = Generator::new(&vs_ema.root(), &plan.generator, &spec)
-            .map_err(build_err("generator's EMA copy"))?;
-        vs_ema.copy(&vs_g)?;
-        vs_ema.freeze();
+        let Networks {
+            source,
+            info,
+            vs_g,
+            vs_d,
+            vs_ema,
+            g,
+            d,
+            g_ema,
+        } = Networks::build(&plan.generator, &plan.discriminator, data, device)?;
         let o = &plan.optim;
         let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps)?;
         let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps)?;
@@ -304,11 +350,7 @@ impl GanFamily {
         let g_loss = (|| -> Result<Tensor> {
             let (z, y_fake) = self.latents(b);
             let fake = self.g.forward_t(&z, y_fake.as_ref(), true)?;
-            let fake = if self.info.is_images() {
-                self.augment.apply(&fake)?
-            } else {
-                fake
-            };
+            let fake = self.augment.apply(&fake)?;
             let (l_fake, aux_fake) = self.d.forward_full(&fake, y_fake.as_ref(), true)?;
             let l_real = match &self.last_real {
                 Some((real, y_real)) if lc.kind.needs_real_for_generator() => {

@@ -23,17 +23,16 @@ use gan_models::{
     Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, NoiseMode,
     StyleGan2Discriminator, StyleGan2Generator,
 };
-use gan_tensor::{seed_all, step_seed, Stream};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
-use super::gan::evaluate_images;
+use super::gan::{evaluate_images, Networks};
 use super::{load_stores_state, stores_state, EvalCtx, Family, Phase, PhaseCtx, Stats, StepEnd};
 use crate::adam::Adam;
 use crate::augment::Augment;
 use crate::config::{LossConfig, Stylegan2Config, TrainConfig};
 use crate::data::{DataInfo, Source};
 use crate::ema::{Buffers, Ema};
-use crate::error::{build_err, config_err, Result};
+use crate::error::{config_err, Result};
 use crate::plan::{DataPlan, Stylegan2Plan};
 use crate::records::EvalRecord;
 
@@ -201,20 +200,16 @@ impl std::fmt::Debug for Stylegan2Family {
 impl Stylegan2Family {
     /// Loads the data and builds the networks (weights from `step_seed(seed, Init, 0)`).
     pub fn new(plan: &Stylegan2Plan, data: &DataPlan, device: Device) -> Result<Self> {
-        let (source, info) = Source::load(data, device)?;
-        let spec = info.spec();
-        seed_all(step_seed(data.seed, Stream::Init, 0));
-        let vs_g = VarStore::new(device);
-        let vs_d = VarStore::new(device);
-        let mut vs_ema = VarStore::new(device);
-        let g =
-            Generator::new(&vs_g.root(), &plan.generator, &spec).map_err(build_err("generator"))?;
-        let d = Discriminator::new(&vs_d.root(), &plan.discriminator, &spec)
-            .map_err(build_err("discriminator"))?;
-        let g_ema = Generator::new(&vs_ema.root(), &plan.generator, &spec)
-            .map_err(build_err("generator's EMA copy"))?;
-        vs_ema.copy(&vs_g)?;
-        vs_ema.freeze();
+        let Networks {
+            source,
+            info,
+            vs_g,
+            vs_d,
+            vs_ema,
+            g,
+            d,
+            g_ema,
+        } = Networks::build(&plan.generator, &plan.discriminator, data, device)?;
         let c = &plan.config;
         let c_g = lazy_ratio(c.pl_weight > 0.0, c.pl_every);
         let c_d = lazy_ratio(c.r1_gamma > 0.0, c.r1_every);
