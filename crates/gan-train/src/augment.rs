@@ -556,7 +556,7 @@ fn ada_color(x: &Tensor, p: &Tensor, basis: &ColorBasis) -> TResult<Tensor> {
     let mut m = eye.f_expand([b, 4, 4], false)?;
     m = eye.f_add(&tr.f_mul(&col(&brightness)?)?)?.f_bmm(&m)?;
     // scale3d(c, c, c)
-    let scale = eye.f_sub(&sc)?.f_add(&sc.f_mul(&col(&contrast)?)?)?;
+    let scale = eye.f_sub(sc)?.f_add(&sc.f_mul(&col(&contrast)?)?)?;
     m = scale.f_bmm(&m)?;
     // Luma flip: I - 2 v v^T i.
     m = eye
@@ -565,7 +565,7 @@ fn ada_color(x: &Tensor, p: &Tensor, basis: &ColorBasis) -> TResult<Tensor> {
     // Hue: rotation by theta about v (Rodrigues), on the first three coordinates.
     let (sn, cs) = (col(&theta.f_sin()?)?, col(&theta.f_cos()?)?);
     // R = c I3 + s [v]x + (1 - c) v v^T on xyz, 1 on w.
-    let w_only = eye.f_sub(&sc)?;
+    let w_only = eye.f_sub(sc)?;
     let rot = sc
         .f_mul(&cs)?
         .f_add(&k.f_mul(&sn)?)?
