@@ -184,6 +184,9 @@ pub struct DcganDiscriminator {
     shape: Vec<i64>,
     /// DCGAN's leaky-ReLU slope 0.2 as a `prelu` weight on the network's device.
     slope: Tensor,
+    /// The var-store prefixes of each block from the input (a convolution and its batch
+    /// norm), then the output convolution: what FreezeD freezes the first of.
+    blocks: Vec<(String, Vec<String>)>,
 }
 
 impl DcganDiscriminator {
@@ -209,14 +212,20 @@ impl DcganDiscriminator {
         let mut bns = Vec::new();
         let mut cin = c * pack;
         let mut index = 0;
+        let mut blocks = Vec::new();
         for i in 0..k {
             let cout = width << i;
             convs.push(Conv2d::new(&main / index, cin, cout, [4, 4], opts(2, 1))?);
             // The first layer has no batch norm; spectral norm replaces it everywhere.
             if i == 0 || spectral_norm {
+                blocks.push((format!("conv{i}"), vec![format!("main.{index}.")]));
                 bns.push(None);
                 index += 2;
             } else {
+                blocks.push((
+                    format!("conv{i}"),
+                    vec![format!("main.{index}."), format!("main.{}.", index + 1)],
+                ));
                 bns.push(Some(BatchNorm::new(
                     &main / (index + 1),
                     cout,
@@ -228,6 +237,7 @@ impl DcganDiscriminator {
             cin = cout;
         }
         let out = Conv2d::new(&main / index, cin, 1, [bh, bw], opts(1, 0))?;
+        blocks.push(("out".into(), vec![format!("main.{index}.")]));
         let features = cin * bh * bw;
         let classes = data.n_classes;
         let init = WInit::Normal(INIT_STD);
@@ -264,7 +274,15 @@ impl DcganDiscriminator {
             pack,
             shape: data.shape.clone(),
             slope: Tensor::from_slice(&[0.2f32]).to_device(p.device()),
+            blocks,
         })
+    }
+
+    /// Its blocks from the input (`conv0`, `conv1`, ..., then `out`), each with the
+    /// var-store prefixes of its tensors: what FreezeD freezes the first of. The class
+    /// embedding and auxiliary head are not blocks.
+    pub fn blocks(&self) -> &[(String, Vec<String>)] {
+        &self.blocks
     }
 
     /// Packing degree.

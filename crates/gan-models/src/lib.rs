@@ -390,4 +390,22 @@ impl Discriminator {
             _ => None,
         }
     }
+
+    /// Its blocks from the input, each a name and the var-store prefixes of its tensors
+    /// (each ending in `.`), for FreezeD: DCGAN `conv0`, `conv1`, ..., `out`; StyleGAN2
+    /// `b32`, `b16`, ..., `b4`. Empty for the architectures that do not offer it.
+    pub fn freeze_blocks(&self) -> Vec<(String, Vec<String>)> {
+        match self {
+            Discriminator::Dcgan(d) => d.blocks().to_vec(),
+            Discriminator::Stylegan2(d) => d
+                .block_names()
+                .into_iter()
+                .map(|b| {
+                    let prefix = format!("{b}.");
+                    (b, vec![prefix])
+                })
+                .collect(),
+            Discriminator::Mlp(_) | Discriminator::Resnet(_) => Vec::new(),
+        }
+    }
 }

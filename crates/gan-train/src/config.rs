@@ -65,12 +65,13 @@ pub struct TrainConfig {
 }
 
 /// Fine-tuning (`[finetune]`), for runs started from another run's weights (`gan train
-/// --init-from RUN`); stylegan2 family.
+/// --init-from RUN`); gan and stylegan2 families.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct FinetuneConfig {
     /// FreezeD (Mo et al. 2020): the discriminator's first `k` blocks from the input (the
-    /// highest resolutions; the 4x4 epilogue counts as the last block) are not trained.
+    /// highest resolutions) are not trained: dcgan `conv0`, `conv1`, ..., `out`; stylegan2
+    /// `b32`, `b16`, ..., the 4x4 epilogue `b4`.
     pub freeze_d: usize,
     /// Keep the generator's mapping network fixed.
     pub freeze_g_mapping: bool,
@@ -1290,12 +1291,14 @@ impl TrainConfig {
         self.validate_ranges()?;
         self.validate_guard()?;
         self.augment.validate()?;
-        if self.finetune.is_on() && !matches!(self.model, ModelConfig::Stylegan2(_)) {
+        if self.finetune.is_on()
+            && !matches!(self.model, ModelConfig::Gan | ModelConfig::Stylegan2(_))
+        {
             return Err(config_err(
                 "finetune",
                 format!(
-                    "freezing layers is implemented for the stylegan2 family (FreezeD over its \
-                     discriminator blocks); this is `{}`",
+                    "freezing layers is implemented for the gan and stylegan2 families; this \
+                     is `{}`",
                     self.model.name()
                 ),
             ));

@@ -37,6 +37,8 @@ pub struct GanPlan {
     pub optim: OptimConfig,
     /// Discriminator steps per generator step (the `d` phase's repeat count).
     pub n_critic: u32,
+    /// What fine-tuning freezes.
+    pub finetune: crate::config::FinetuneConfig,
     /// Augmentation of the discriminator's inputs.
     pub augment: AugmentConfig,
     /// Samples per batch.
@@ -153,6 +155,7 @@ impl Plan {
                 loss: cfg.loss.clone(),
                 optim: cfg.optim.clone(),
                 n_critic: t.n_critic,
+                finetune: cfg.finetune.clone(),
                 augment: cfg.augment.clone(),
                 batch_size: t.batch_size,
             }),

@@ -143,3 +143,64 @@ fn resume_is_bit_identical_on_images() {
         c
     });
 }
+
+#[test]
+fn init_from_with_freeze_d_keeps_the_first_dcgan_blocks() {
+    let _rng = common::torch_rng_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let mut src =
+        Trainer::create(common::tiny_images(4, "projection"), dir.path().join("src")).unwrap();
+    assert_eq!(common::run(&mut src, None), Outcome::Finished { step: 4 });
+    drop(src);
+
+    // 16x16 DCGAN discriminator: conv0 (main.0), conv1 (main.2 + its batch norm main.3),
+    // out (main.5). FreezeD 2 freezes both convolution blocks and leaves the output layer.
+    let mut cfg = common::tiny_images(3, "projection");
+    cfg.finetune = toml::from_str("freeze_d = 2").unwrap();
+    let mut t = Trainer::create(cfg.clone(), dir.path().join("ft")).unwrap();
+    t.init_from(&dir.path().join("src"), &gan_train::WhichCheckpoint::Latest)
+        .unwrap();
+    let copy = |v: Vec<(String, tch::Tensor)>| -> Vec<(String, tch::Tensor)> {
+        v.into_iter().map(|(n, v)| (n, v.copy())).collect()
+    };
+    let start = copy(t.named_tensors());
+    assert_eq!(common::run(&mut t, None), Outcome::Finished { step: 3 });
+    let end = t.named_tensors();
+    let changed = |name: &str| {
+        let get = |v: &[(String, tch::Tensor)]| {
+            v.iter()
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("no `{name}`"))
+                .1
+                .shallow_clone()
+        };
+        !get(&end).equal(&get(&start))
+    };
+    for frozen in [
+        "d.main.0.weight",
+        "d.main.2.weight",
+        "d.main.3.weight",
+        "d.main.3.bias",
+    ] {
+        assert!(!changed(frozen), "{frozen} trained");
+    }
+    for trained in ["d.main.5.weight", "d.embed.weight", "g.main.0.weight"] {
+        assert!(changed(trained), "{trained} frozen");
+    }
+
+    // Beyond the blocks there are, or a generator without a mapping network: errors that
+    // name the key (and the blocks).
+    cfg.finetune.freeze_d = 4;
+    let err = Trainer::create(cfg.clone(), dir.path().join("bad"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("finetune.freeze_d") && err.contains("conv0, conv1, out"),
+        "{err}"
+    );
+    cfg.finetune = toml::from_str("freeze_g_mapping = true").unwrap();
+    let err = Trainer::create(cfg, dir.path().join("bad2"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("finetune.freeze_g_mapping"), "{err}");
+}

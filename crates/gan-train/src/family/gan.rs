@@ -23,7 +23,7 @@ use super::{
 };
 use crate::adam::Adam;
 use crate::augment::Augment;
-use crate::config::{LossConfig, TrainConfig};
+use crate::config::{FinetuneConfig, LossConfig, TrainConfig};
 use crate::data::{DataInfo, Source};
 use crate::ema::Ema;
 use crate::error::{build_err, config_err, Error, Result};
@@ -135,6 +135,55 @@ impl Networks {
     }
 }
 
+/// Fine-tuning (`[finetune]`): FreezeD over the discriminator's first blocks from the input,
+/// and the generator's mapping network (StyleGAN2 generators). Errors name the key when the
+/// networks have no such blocks.
+pub(crate) fn apply_finetune(
+    ft: &FinetuneConfig,
+    g: &Generator,
+    d: &Discriminator,
+    opt_g: &mut Adam,
+    opt_d: &mut Adam,
+) -> Result<()> {
+    if ft.freeze_g_mapping {
+        if g.as_stylegan2().is_none() {
+            return Err(config_err(
+                "finetune.freeze_g_mapping",
+                "the generator has no mapping network (it needs `arch = \"stylegan2\"`)",
+            ));
+        }
+        opt_g.freeze(&|n| n.starts_with("mapping."))?;
+    }
+    if ft.freeze_d > 0 {
+        let blocks = d.freeze_blocks();
+        if ft.freeze_d > blocks.len() {
+            let names: Vec<&str> = blocks.iter().map(|(b, _)| b.as_str()).collect();
+            return Err(config_err(
+                "finetune.freeze_d",
+                if blocks.is_empty() {
+                    format!(
+                        "{}: FreezeD needs a dcgan or stylegan2 discriminator",
+                        ft.freeze_d
+                    )
+                } else {
+                    format!(
+                        "{}: the discriminator has {} blocks ({})",
+                        ft.freeze_d,
+                        blocks.len(),
+                        names.join(", ")
+                    )
+                },
+            ));
+        }
+        let frozen: Vec<String> = blocks[..ft.freeze_d]
+            .iter()
+            .flat_map(|(_, prefixes)| prefixes.iter().cloned())
+            .collect();
+        opt_d.freeze(&|n| frozen.iter().any(|p| n.starts_with(p.as_str())))?;
+    }
+    Ok(())
+}
+
 /// Networks, optimisers, EMA and data of a GAN run.
 pub struct GanFamily {
     plan: GanPlan,
@@ -181,8 +230,9 @@ impl GanFamily {
             g_ema,
         } = Networks::build(&plan.generator, &plan.discriminator, data, device)?;
         let o = &plan.optim;
-        let opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps)?;
-        let opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps)?;
+        let mut opt_g = Adam::new(&vs_g, o.lr_g, o.beta1, o.beta2, o.eps)?;
+        let mut opt_d = Adam::new(&vs_d, o.lr_d, o.beta1, o.beta2, o.eps)?;
+        apply_finetune(&plan.finetune, &g, &d, &mut opt_g, &mut opt_d)?;
         let ema = Ema::new(&vs_g, &opt_g, &vs_ema)?;
         let l = &plan.loss;
         let mut d_phase = Phase::new("d", "opt_d");

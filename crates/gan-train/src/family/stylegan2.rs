@@ -25,7 +25,7 @@ use gan_models::{
 };
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
-use super::gan::{evaluate_images, Networks};
+use super::gan::{apply_finetune, evaluate_images, Networks};
 use super::{load_stores_state, stores_state, EvalCtx, Family, Phase, PhaseCtx, Stats, StepEnd};
 use crate::adam::Adam;
 use crate::augment::Augment;
@@ -228,34 +228,7 @@ impl Stylegan2Family {
             o.beta2.powf(c_d),
             o.eps,
         )?;
-        // Fine-tuning: FreezeD over the discriminator's first blocks from the input, and the
-        // mapping network (`[finetune]`).
-        let ft = &plan.finetune;
-        if ft.freeze_g_mapping {
-            opt_g.freeze(&|n| n.starts_with("mapping."))?;
-        }
-        if ft.freeze_d > 0 {
-            let blocks = d
-                .as_stylegan2()
-                .map(|d| d.block_names())
-                .unwrap_or_default();
-            if ft.freeze_d > blocks.len() {
-                return Err(config_err(
-                    "finetune.freeze_d",
-                    format!(
-                        "{}: the discriminator has {} blocks ({})",
-                        ft.freeze_d,
-                        blocks.len(),
-                        blocks.join(", ")
-                    ),
-                ));
-            }
-            let frozen: Vec<String> = blocks[..ft.freeze_d]
-                .iter()
-                .map(|b| format!("{b}."))
-                .collect();
-            opt_d.freeze(&|n| frozen.iter().any(|p| n.starts_with(p.as_str())))?;
-        }
+        apply_finetune(&plan.finetune, &g, &d, &mut opt_g, &mut opt_d)?;
         let ema = Ema::with_buffers(&vs_g, &opt_g, &vs_ema, Buffers::Copy)?;
         let mut phases = vec![Phase::new("g", "opt_g")];
         if c.pl_weight > 0.0 {
