@@ -49,7 +49,6 @@ import os
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors.torch import save_file
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "crates", "gan-models", "tests", "fixtures")
 
@@ -820,6 +819,8 @@ def main():
     generator_case(t, "gu.", 0, 4, False)
     discriminator_case(t, "d.", 3, 2, True)
     discriminator_case(t, "du.", 0, 4, False)
+    from safetensors.torch import save_file  # only here: bench_stylegan2.py imports this file
+
     path = os.path.join(OUT, "stylegan2_small.safetensors")
     save_file({k: v.contiguous() for k, v in t.items()}, path)
     print(f"{path}: {len(t)} tensors, {os.path.getsize(path)} bytes")

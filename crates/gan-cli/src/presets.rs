@@ -23,6 +23,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../../../configs/bench-pix2pix32.toml"),
     ),
     (
+        "bench-stylegan2-32",
+        include_str!("../../../configs/bench-stylegan2-32.toml"),
+    ),
+    (
         "cgan-fashion-mnist",
         include_str!("../../../configs/cgan-fashion-mnist.toml"),
     ),

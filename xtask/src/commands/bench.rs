@@ -11,15 +11,16 @@ use crate::libtorch::{project_root, python_command, venv_python};
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// Timed steps per measurement (default: 300 for 2d, 20 for dcgan32, pix2pix32 and
-    /// cyclegan32, 5 for dcgan64).
+    /// cyclegan32, 5 for dcgan64, 16 for stylegan2-32: keep it a multiple of 16 there, so
+    /// that both sides run the lazy R1 and path-length phases as often).
     #[arg(long)]
     steps: Option<u32>,
     /// Cases to run, comma-separated: 2d, dcgan32, dcgan64, pix2pix32, cyclegan32 (needs the
-    /// Fashion-MNIST files: `cargo xtask data fashion-mnist`).
+    /// Fashion-MNIST files: `cargo xtask data fashion-mnist`), stylegan2-32.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "2d,dcgan32,dcgan64,pix2pix32,cyclegan32"
+        default_value = "2d,dcgan32,dcgan64,pix2pix32,cyclegan32,stylegan2-32"
     )]
     cases: Vec<String>,
     /// Measurements per side (alternating Rust, PyTorch, Rust, ...); medians are compared.
@@ -121,6 +122,25 @@ const CASES: &[Case] = &[
         steps: 20,
         warmup: 3,
     },
+    Case {
+        name: "stylegan2-32",
+        config: Some("configs/bench-stylegan2-32.toml"),
+        script: "scripts/bench_stylegan2.py",
+        script_args: &[
+            "--size",
+            "32",
+            "--channels",
+            "1",
+            "--channel-base",
+            "1024",
+            "--channel-max",
+            "64",
+            "--batch",
+            "32",
+        ],
+        steps: 16,
+        warmup: 2,
+    },
 ];
 
 fn run_json(mut cmd: Command, what: &str) -> Result<Value> {
@@ -166,7 +186,8 @@ pub fn handle_command(args: BenchArgs) -> Result<()> {
     let threads = args.threads.to_string();
     for c in &args.cases {
         if !CASES.iter().any(|k| k.name == c) {
-            bail!("unknown case {c:?}; known: 2d, dcgan32, dcgan64, pix2pix32");
+            let known: Vec<&str> = CASES.iter().map(|k| k.name).collect();
+            bail!("unknown case {c:?}; known: {}", known.join(", "));
         }
     }
     let mut report = Vec::new();
@@ -175,7 +196,7 @@ pub fn handle_command(args: BenchArgs) -> Result<()> {
         args.threads, args.device, args.reps
     );
     println!(
-        "{:<8} {:>10} {:>10} {:>9}   {:>10} {:>10} {:>9}",
+        "{:<12} {:>10} {:>10} {:>9}   {:>10} {:>10} {:>9}",
         "case", "gan med", "torch med", "speed-up", "gan best", "torch best", "speed-up"
     );
     for case in CASES
@@ -230,7 +251,7 @@ pub fn handle_command(args: BenchArgs) -> Result<()> {
         let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
         let (a_min, b_min) = (best(&ours), best(&theirs));
         println!(
-            "{:<8} {:>10.3} {:>10.3} {:>8.2}x   {:>10.3} {:>10.3} {:>8.2}x",
+            "{:<12} {:>10.3} {:>10.3} {:>8.2}x   {:>10.3} {:>10.3} {:>8.2}x",
             case.name,
             a,
             b,
