@@ -73,7 +73,10 @@ fn bias_act(
         None => x.shallow_clone(),
     };
     if act == Act::Lrelu {
-        x = x.f_maximum(&x.f_mul_scalar(LRELU_SLOPE)?)?;
+        // `prelu` with a constant slope is one kernel each way and differentiable twice (R1,
+        // path length); `maximum(x, slope * x)` cost several more in the backward pass.
+        let slope = Tensor::f_full([1], LRELU_SLOPE, (x.kind(), x.device()))?;
+        x = x.f_prelu(&slope)?;
     }
     if gain != 1.0 {
         x = x.f_mul_scalar(gain)?;
