@@ -10,14 +10,15 @@
 # on 10,000 samples against the real test images of those two classes (2,000) with the
 # domain classifier; the table gives mean ± std.
 #
-# Usage: scripts/finetune.sh   (PRETRAIN_STEPS=6000 STEPS=2000 FREEZE_D=2 SEEDS="0 1 2";
-#                               SKIP_TRAIN=1: table only)
+# Usage: scripts/finetune.sh   (PRETRAIN_STEPS=6000 STEPS=2000 FREEZE_D=2 SEEDS="0 1 2"
+#                               WAYS="scratch finetune freezed"; SKIP_TRAIN=1: table only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pre_steps=${PRETRAIN_STEPS:-6000}
 steps=${STEPS:-2000}
 freeze=${FREEZE_D:-2}
 seeds=${SEEDS:-"0 1 2"}
+ways=${WAYS:-"scratch finetune freezed"}
 out=${OUT:-runs/finetune}
 clf=classifiers/fashion-mnist-32x32
 mkdir -p "$out/configs"
@@ -62,7 +63,7 @@ if [ -z "${SKIP_TRAIN:-}" ]; then
       --out "$pre/final-eval.json" > "$pre/final-eval.txt" 2>&1
   fi
   jobs=()
-  for way in scratch finetune freezed; do
+  for way in $ways; do
     for seed in $seeds; do
       jobs+=("$way $seed")
     done
