@@ -7,11 +7,11 @@
 # `gan eval` on 10,000 samples against the whole real test split with the domain classifier;
 # the table gives mean ± std over the seeds.
 #
-# Usage: scripts/limited_data.sh            (STEPS=3000 SIZES="600 6000" SEEDS="0 1 2"
+# Usage: scripts/limited_data.sh            (STEPS=15000 SIZES="600 6000" SEEDS="0 1 2"
 #                                             AUGS="none diffaugment ada" SKIP_TRAIN=1: table only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${STEPS:-3000}
+steps=${STEPS:-15000}
 sizes=${SIZES:-"600 6000"}
 seeds=${SEEDS:-"0 1 2"}
 augs=${AUGS:-"none diffaugment ada"}
