@@ -9,11 +9,11 @@ Prints one JSON line like `gan bench`. Run by `cargo xtask bench` with the torch
 import argparse
 import json
 import math
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from bench_timing import time_steps
 
 
 class Maxout(nn.Module):
@@ -105,16 +105,7 @@ def main():
         step[0] += 1
         return torch.stack([loss_d.detach(), loss_g.detach()])
 
-    for _ in range(a.warmup):
-        train_step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        train_step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    ms = (time.perf_counter() - t0) * 1e3 / a.steps
+    ms = time_steps(train_step, a.warmup, a.steps, dev)
     print(json.dumps({"name": "bench-2d-step", "impl": "pytorch-eager", "torch": torch.__version__,
                       "device": str(dev), "threads": torch.get_num_threads(), "steps": a.steps, "ms_per_step": ms}))
 

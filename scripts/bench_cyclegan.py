@@ -51,13 +51,13 @@ import argparse
 import itertools
 import json
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from bench_pix2pix import PatchDiscriminator, init_weights, norm_layer
+from bench_timing import time_steps
 
 
 class ResnetBlock(nn.Module):
@@ -267,17 +267,7 @@ def main():
         xb = images_b.index_select(0, idx_b).float() / 127.5 - 1.0
         return step(xa, xb)
 
-    for _ in range(a.warmup):
-        train_step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        train_step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    ms = (time.perf_counter() - t0) * 1e3 / a.steps
+    ms = time_steps(train_step, a.warmup, a.steps, dev)
     out = {"name": f"cyclegan{a.size}-step", "impl": "pytorch-eager", "torch": torch.__version__,
            "device": str(dev), "threads": torch.get_num_threads(), "steps": a.steps, "batch": b,
            "ms_per_step": ms, "images_per_sec": b * 1e3 / ms}

@@ -14,11 +14,11 @@ Prints one JSON line like `gan bench`. Run by `cargo xtask bench` with the torch
 """
 import argparse
 import json
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from bench_timing import time_steps
 
 
 def generator(nz, ngf, nc, k):
@@ -124,17 +124,7 @@ def main():
                 e.lerp_(p, 1 - beta)
         step[0] += 1
 
-    for _ in range(a.warmup):
-        train_step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        train_step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    ms = (time.perf_counter() - t0) * 1e3 / a.steps
+    ms = time_steps(train_step, a.warmup, a.steps, dev)
     out = {"name": f"dcgan{a.size}-step", "impl": "pytorch-eager", "torch": torch.__version__,
            "device": str(dev), "threads": torch.get_num_threads(), "steps": a.steps, "batch": b,
            "amp": amp, "ms_per_step": ms, "images_per_sec": b * 1e3 / ms}

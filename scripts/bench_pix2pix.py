@@ -28,11 +28,11 @@ Prints one JSON line like `gan bench`. Run by `cargo xtask bench` with the torch
 """
 import argparse
 import json
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from bench_timing import time_steps
 
 
 def norm_layer(kind, channels):
@@ -209,17 +209,7 @@ def main():
         xb = images_b.index_select(0, idx).float() / 127.5 - 1.0
         return step(xa, xb)
 
-    for _ in range(a.warmup):
-        train_step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        train_step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    ms = (time.perf_counter() - t0) * 1e3 / a.steps
+    ms = time_steps(train_step, a.warmup, a.steps, dev)
     out = {"name": f"pix2pix{a.size}-step", "impl": "pytorch-eager", "torch": torch.__version__,
            "device": str(dev), "threads": torch.get_num_threads(), "steps": a.steps, "batch": b,
            "ms_per_step": ms, "images_per_sec": b * 1e3 / ms}

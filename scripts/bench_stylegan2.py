@@ -33,13 +33,13 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 from stylegan2_fixtures import Discriminator, Generator  # noqa: E402
+from bench_timing import time_steps  # noqa: E402
 
 
 def build_stylegan2(size=32, channels=1, z_dim=128, w_dim=128, mapping_layers=2,
@@ -185,17 +185,7 @@ def main():
         idx = torch.randint(0, a.images, (b,), device=dev)
         return step(images.index_select(0, idx).float() / 127.5 - 1.0)
 
-    for _ in range(a.warmup):
-        train_step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        train_step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    ms = (time.perf_counter() - t0) * 1e3 / a.steps
+    ms = time_steps(train_step, a.warmup, a.steps, dev)
     out = {"name": f"stylegan2-{a.size}-step", "impl": "pytorch-eager",
            "torch": torch.__version__, "device": str(dev), "threads": torch.get_num_threads(),
            "steps": a.steps, "batch": b, "ms_per_step": ms, "images_per_sec": b * 1e3 / ms}
