@@ -56,6 +56,22 @@ def build_stylegan2(size=32, channels=1, z_dim=128, w_dim=128, mapping_layers=2,
     return g, d, g_ema
 
 
+def add_network_args(ap):
+    """The network flags (defaults: configs/stylegan2-fashion-mnist.toml's networks)."""
+    ap.add_argument("--z-dim", type=int, default=128)
+    ap.add_argument("--w-dim", type=int, default=128)
+    ap.add_argument("--mapping-layers", type=int, default=2)
+    ap.add_argument("--channel-base", type=int, default=1024)
+    ap.add_argument("--channel-max", type=int, default=64)
+    ap.add_argument("--mbstd-group", type=int, default=4)
+
+
+def build_from_args(a, size, channels):
+    """`build_stylegan2` sized by `add_network_args`' flags."""
+    return build_stylegan2(size, channels, a.z_dim, a.w_dim, a.mapping_layers, a.channel_base,
+                           a.channel_max, a.mbstd_group)
+
+
 class StyleGAN2Step:
     def __init__(self, g, d, g_ema, lr=0.0025, betas=(0.0, 0.99), eps=1e-8, r1_gamma=0.1,
                  r1_every=16, pl_weight=2.0, pl_every=4, pl_decay=0.01, pl_batch_shrink=2,
@@ -156,12 +172,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--channels", type=int, default=1)
-    ap.add_argument("--z-dim", type=int, default=128)
-    ap.add_argument("--w-dim", type=int, default=128)
-    ap.add_argument("--mapping-layers", type=int, default=2)
-    ap.add_argument("--channel-base", type=int, default=1024)
-    ap.add_argument("--channel-max", type=int, default=64)
-    ap.add_argument("--mbstd-group", type=int, default=4)
+    add_network_args(ap)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--images", type=int, default=2048)
     ap.add_argument("--steps", type=int, default=16)
@@ -172,8 +183,7 @@ def main():
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     torch.manual_seed(0)
-    g, d, g_ema = build_stylegan2(a.size, a.channels, a.z_dim, a.w_dim, a.mapping_layers,
-                                  a.channel_base, a.channel_max, a.mbstd_group)
+    g, d, g_ema = build_from_args(a, a.size, a.channels)
     for net in (g, d, g_ema):
         net.to(dev).train()
     step = StyleGAN2Step(g, d, g_ema)

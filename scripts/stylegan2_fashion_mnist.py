@@ -10,7 +10,8 @@ Run (the torch that `cargo xtask setup` installs; numpy is in that venv):
 
 Networks: scripts/stylegan2_fixtures.py (the transcription of stylegan2-ada-pytorch's
 networks.py that gan-models is checked against to max |diff| 0), sized by the flags as the
-`[generator]` / `[discriminator]` of configs/stylegan2-fashion-mnist.toml. Step:
+`[generator]` / `[discriminator]` of configs/stylegan2-fashion-mnist.toml, and its `[model]`
+settings by default (R1 gamma 0.01, no path length, no style mixing). Step:
 scripts/bench_stylegan2.py's `StyleGAN2Step` (phases g, g_pl every --pl-every, d, d_r1 every
 --r1-every, lazy-regularisation Adam corrections, EMA min(--ema, (1 + s) / (10 + s)), buffers
 copied), the same as the `stylegan2` family.
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_stylegan2 import StyleGAN2Step, build_stylegan2  # noqa: E402
+from bench_stylegan2 import StyleGAN2Step, add_network_args, build_from_args  # noqa: E402
 from pix2pix_edges import load_split, pad, to_u8  # noqa: E402
 
 
@@ -44,18 +45,13 @@ def main():
     ap.add_argument("--steps", type=int, default=1_000_000, help="at most this many steps")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--z-dim", type=int, default=128)
-    ap.add_argument("--w-dim", type=int, default=128)
-    ap.add_argument("--mapping-layers", type=int, default=2)
-    ap.add_argument("--channel-base", type=int, default=1024)
-    ap.add_argument("--channel-max", type=int, default=64)
-    ap.add_argument("--mbstd-group", type=int, default=4)
+    add_network_args(ap)
     ap.add_argument("--lr", type=float, default=0.0025)
-    ap.add_argument("--r1-gamma", type=float, default=0.1)
+    ap.add_argument("--r1-gamma", type=float, default=0.01)
     ap.add_argument("--r1-every", type=int, default=16)
-    ap.add_argument("--pl-weight", type=float, default=2.0)
+    ap.add_argument("--pl-weight", type=float, default=0.0)
     ap.add_argument("--pl-every", type=int, default=4)
-    ap.add_argument("--style-mixing", type=float, default=0.9)
+    ap.add_argument("--style-mixing", type=float, default=0.0)
     ap.add_argument("--ema", type=float, default=0.999, help="EMA decay (after its warm-up)")
     ap.add_argument("--samples", type=int, default=10000)
     ap.add_argument("--sample-batch", type=int, default=250)
@@ -73,8 +69,7 @@ def main():
     images, _ = load_split(a.data, "train")
     data = torch.from_numpy(pad(images)).unsqueeze(1).to(dev)  # (60000, 1, 32, 32) uint8
     size = data.shape[-1]
-    g, d, g_ema = build_stylegan2(size, 1, a.z_dim, a.w_dim, a.mapping_layers, a.channel_base,
-                                  a.channel_max, a.mbstd_group)
+    g, d, g_ema = build_from_args(a, size, 1)
     for net in (g, d, g_ema):
         net.to(dev).train()
     step = StyleGAN2Step(g, d, g_ema, lr=a.lr, r1_gamma=a.r1_gamma, r1_every=a.r1_every,
