@@ -12,7 +12,9 @@ use tch::nn;
 use tch::Tensor;
 
 use crate::config::{DConditioning, GConditioning};
-use crate::layers::{BatchNorm, Conv2d, ConvOpts, ConvTranspose2d, Embedding, Linear, WInit};
+use crate::layers::{
+    leaky_relu_t, BatchNorm, Conv2d, ConvOpts, ConvTranspose2d, Embedding, Linear, WInit,
+};
 use crate::{DataSpec, Error, Result};
 
 /// Sizes named in shape errors.
@@ -182,8 +184,6 @@ pub struct DcganDiscriminator {
     aux: Option<Linear>,
     pack: i64,
     shape: Vec<i64>,
-    /// DCGAN's leaky-ReLU slope 0.2 as a `prelu` weight on the network's device.
-    slope: Tensor,
     /// The var-store prefixes of each block from the input (a convolution and its batch
     /// norm), then the output convolution: what FreezeD freezes the first of.
     blocks: Vec<(String, Vec<String>)>,
@@ -273,7 +273,6 @@ impl DcganDiscriminator {
             aux,
             pack,
             shape: data.shape.clone(),
-            slope: Tensor::from_slice(&[0.2f32]).to_device(p.device()),
             blocks,
         })
     }
@@ -326,7 +325,7 @@ impl DcganDiscriminator {
             if let Some(bn) = bn {
                 h = bn.forward_t(&h, None, train);
             }
-            h = h.prelu(&self.slope);
+            h = leaky_relu_t(&h, 0.2);
         }
         let logits = self.out.forward_t(&h, train).view([b]);
         let needs_features = self.embed.is_some() || self.aux.is_some();

@@ -2,7 +2,7 @@ use tch::nn::{self, Init, ModuleT};
 use tch::Tensor;
 
 use crate::config::{Activation, MlpConfig, WeightInit};
-use crate::layers::{self, BatchNorm};
+use crate::layers::{self, leaky_relu_t, BatchNorm};
 use crate::{Error, Result};
 
 /// One hidden layer: linear (with `maxout` pieces per unit), optional batch norm, activation.
@@ -13,10 +13,7 @@ struct Hidden {
     maxout: i64,
     width: i64,
     activation: Activation,
-    /// The leaky-ReLU slope as a one-element tensor on the layer's device (the weight of
-    /// `prelu`, which is one kernel forward and backward; `maximum(x, slope * x)` is five
-    /// in backward and was the largest elementwise cost of a 2D training step).
-    leaky_slope: Tensor,
+    leaky_slope: f64,
 }
 
 impl Hidden {
@@ -30,7 +27,7 @@ impl Hidden {
         }
         match self.activation {
             Activation::Relu => h.relu(),
-            Activation::LeakyRelu => h.prelu(&self.leaky_slope),
+            Activation::LeakyRelu => leaky_relu_t(&h, self.leaky_slope),
             Activation::Tanh => h.tanh(),
             Activation::Elu => h.elu(),
             Activation::Silu => h.silu(),
@@ -99,7 +96,7 @@ fn body(p: &nn::Path, input: i64, cfg: &MlpConfig) -> Result<Vec<Hidden>> {
                 maxout,
                 width,
                 activation: cfg.activation,
-                leaky_slope: Tensor::from_slice(&[cfg.leaky_slope as f32]).to_device(p.device()),
+                leaky_slope: cfg.leaky_slope,
             })
         })
         .collect()

@@ -32,7 +32,7 @@ use tch::{Device, Kind, Tensor};
 use crate::config::StyleGan2GeneratorConfig;
 use crate::config::{DConditioning, GConditioning, StyleGan2DiscriminatorConfig};
 use crate::error::{config_err, Error, Result};
-use crate::layers::{var, zeros, zeros_no_train};
+use crate::layers::{leaky_relu, var, zeros, zeros_no_train};
 use crate::DataSpec;
 
 const SQRT2: f64 = std::f64::consts::SQRT_2;
@@ -73,12 +73,9 @@ fn bias_act(
         None => x.shallow_clone(),
     };
     if act == Act::Lrelu {
-        // `prelu` with a constant slope is one kernel each way and differentiable twice (R1,
-        // path length); `maximum(x, slope * x)` cost several more in the backward pass.
-        let slope = Tensor::f_full([1], LRELU_SLOPE, (x.kind(), x.device()))?;
-        x = x.f_prelu(&slope)?;
-    }
-    if gain != 1.0 {
+        // The gain is folded into the activation's mask: one multiply each way.
+        x = leaky_relu(&x, LRELU_SLOPE, gain)?;
+    } else if gain != 1.0 {
         x = x.f_mul_scalar(gain)?;
     }
     if let Some(c) = clamp {

@@ -43,13 +43,13 @@ use crate::config::{
     UnetConfig, UNET_MAX_DOWNS, UNET_MIN_DOWNS,
 };
 use crate::error::config_err;
-use crate::layers::{self, Conv2d, ConvOpts, ConvTranspose2d, WInit};
+use crate::layers::{self, leaky_relu, Conv2d, ConvOpts, ConvTranspose2d, WInit};
 use crate::{Error, Result};
 
 /// pix2pix's initialisation (`init_type = normal`, `init_gain = 0.02`).
 const INIT_STD: f64 = 0.02;
 /// Negative slope of every LeakyReLU.
-const LEAKY_SLOPE: f32 = 0.2;
+const LEAKY_SLOPE: f64 = 0.2;
 /// Dropout probability of the U-Net's middle levels and the ResNet's residual blocks.
 const DROPOUT: f64 = 0.5;
 /// Stride-2 down-samplings (and up-samplings) of the ResNet generator (upstream's
@@ -225,11 +225,6 @@ fn conv_opts(stride: i64, padding: i64, bias: bool) -> ConvOpts {
     }
 }
 
-/// The LeakyReLU slope as a `prelu` weight on the network's device (one kernel each way).
-fn leaky_slope(p: &nn::Path) -> Tensor {
-    Tensor::from_slice(&[LEAKY_SLOPE]).to_device(p.device())
-}
-
 /// The NCHW size of `x`, if it is `[B >= 1, channels, H, W]`.
 fn nchw(x: &Tensor, channels: i64) -> Option<[i64; 4]> {
     match x.size()[..] {
@@ -269,7 +264,6 @@ pub struct UnetGenerator {
     levels: Vec<UnetLevel>,
     in_channels: i64,
     out_channels: i64,
-    slope: Tensor,
 }
 
 /// The number of down-samplings for `cfg` at `height x width`, or an error naming
@@ -375,7 +369,6 @@ impl UnetGenerator {
             levels,
             in_channels: spec.in_channels,
             out_channels: spec.out_channels,
-            slope: leaky_slope(p),
         })
     }
 
@@ -429,7 +422,7 @@ impl UnetGenerator {
             let a = if i == 0 {
                 h.shallow_clone()
             } else {
-                h.f_prelu(&self.slope)?
+                leaky_relu(&h, LEAKY_SLOPE, 1.0)?
             };
             skips.push(h);
             h = level.down.f_forward_t(&a, false)?;
@@ -721,7 +714,6 @@ pub struct PatchDiscriminator {
     in_channels: i64,
     n_layers: usize,
     norm: NormKind,
-    slope: Tensor,
 }
 
 impl PatchDiscriminator {
@@ -788,7 +780,6 @@ impl PatchDiscriminator {
             in_channels,
             n_layers: cfg.n_layers,
             norm: cfg.norm,
-            slope: leaky_slope(p),
         })
     }
 
@@ -825,11 +816,13 @@ impl PatchDiscriminator {
                 })
             }
         }
-        let mut h = self.first.f_forward_t(x, false)?.f_prelu(&self.slope)?;
+        let mut h = leaky_relu(&self.first.f_forward_t(x, false)?, LEAKY_SLOPE, 1.0)?;
         for (conv, norm) in &self.layers {
-            h = norm
-                .forward(&conv.f_forward_t(&h, false)?, mode)?
-                .f_prelu(&self.slope)?;
+            h = leaky_relu(
+                &norm.forward(&conv.f_forward_t(&h, false)?, mode)?,
+                LEAKY_SLOPE,
+                1.0,
+            )?;
         }
         Ok(self.out.f_forward_t(&h, false)?)
     }
@@ -847,7 +840,6 @@ pub struct PixelDiscriminator {
     out: Conv2d,
     in_channels: i64,
     norm_kind: NormKind,
-    slope: Tensor,
 }
 
 impl PixelDiscriminator {
@@ -867,7 +859,6 @@ impl PixelDiscriminator {
             out: conv(5, 2 * cfg.ndf, 1, bias)?,
             in_channels,
             norm_kind: cfg.norm,
-            slope: leaky_slope(p),
         })
     }
 
@@ -890,11 +881,14 @@ impl PixelDiscriminator {
                 got: x.size(),
             });
         }
-        let h = self.first.f_forward_t(x, false)?.f_prelu(&self.slope)?;
-        let h = self
-            .norm
-            .forward(&self.hidden.f_forward_t(&h, false)?, mode)?
-            .f_prelu(&self.slope)?;
+        let h = leaky_relu(&self.first.f_forward_t(x, false)?, LEAKY_SLOPE, 1.0)?;
+        let h = leaky_relu(
+            &self
+                .norm
+                .forward(&self.hidden.f_forward_t(&h, false)?, mode)?,
+            LEAKY_SLOPE,
+            1.0,
+        )?;
         Ok(self.out.f_forward_t(&h, false)?)
     }
 }
