@@ -109,12 +109,10 @@ pub(crate) fn leaky_relu(x: &Tensor, slope: f64, gain: f64) -> Result<Tensor, Tc
     x.f_mul(&m)
 }
 
-/// [`leaky_relu`] for the infallible `forward_t` paths (which panic on a bad shape like the
-/// rest of tch's `Module` API).
+/// [`leaky_relu`] with gain 1 for the infallible `forward_t` paths, which panic on a bad
+/// shape like the rest of tch's `Module` API.
 pub(crate) fn leaky_relu_t(x: &Tensor, slope: f64) -> Tensor {
-    let m = x.detach().gt(0.0).to_kind(x.kind());
-    let m = m * (1.0 - slope) + slope;
-    x * m
+    leaky_relu(x, slope, 1.0).unwrap_or_else(|e| panic!("leaky_relu: {e}"))
 }
 
 /// How a layer's weight is initialised.

@@ -202,8 +202,9 @@ mod tests {
             .sum()
     }
 
-    /// The leaky ReLU (a multiply by a mask) against its definition `max(x, slope * x)`: values, the
-    /// gradient, and the gradient of a gradient norm (what R1 and WGAN-GP differentiate).
+    /// The leaky ReLU (a multiply by a mask) against its definition `max(x, slope * x)`:
+    /// values, the gradient, and the gradient of a gradient norm (what R1 and WGAN-GP
+    /// differentiate).
     #[test]
     fn leaky_relu_matches_its_definition_to_second_order() {
         let vs = nn::VarStore::new(Device::Cpu);
