@@ -29,7 +29,6 @@ import sys
 import tomllib
 
 import torch
-from safetensors.torch import load_file
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_stylegan2 import StyleGAN2Step, build_stylegan2  # noqa: E402
@@ -38,6 +37,34 @@ from pix2pix_edges import load_split, pad  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRESET = os.path.join(ROOT, "configs", "stylegan2-fashion-mnist.toml")
 M64 = (1 << 64) - 1
+# The safetensors dtypes a checkpoint holds, as torch dtypes.
+ST_DTYPES = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16,
+             "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32,
+             "U8": torch.uint8, "I8": torch.int8, "BOOL": torch.bool}
+
+
+def load_file(path):
+    """Reads a .safetensors file with torch alone (the venv that `cargo xtask setup` makes has
+    no `safetensors` package): an 8-byte little-endian header length, a JSON header naming each
+    tensor's dtype, shape and byte range, then the raw bytes."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    body = memoryview(raw)[8 + n:]
+    out = {}
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        if meta["dtype"] not in ST_DTYPES:
+            raise SystemExit(f"{path}: tensor {name} has dtype {meta['dtype']}, not handled")
+        start, end = meta["data_offsets"]
+        dtype = ST_DTYPES[meta["dtype"]]
+        if end == start:  # torch.frombuffer refuses an empty buffer
+            out[name] = torch.empty(meta["shape"], dtype=dtype)
+        else:
+            out[name] = torch.frombuffer(bytearray(body[start:end]), dtype=dtype).reshape(meta["shape"])
+    return out
 TRAIN_STREAM = 2  # gan_tensor::seed::Stream::Train
 DATA_STREAM = 0x646174615F65706F  # gan-data batcher.rs: "data_epo"
 
@@ -71,11 +98,15 @@ def epoch_permutation(n, seed, epoch, stream=0):
 
 def make_config(path, every):
     """The preset with 1 thread, a loss line every step, no evaluation during training and
-    only a small final one, and a checkpoint every `every` steps and at the end."""
+    only a small final one without the domain classifier (which would otherwise be trained
+    first, for minutes, when it is missing), and a checkpoint every `every` steps and at the
+    end."""
     text = open(PRESET).read()
+    text, n = re.subn(r"(?m)^best = .*\n", "", text)
+    assert n == 1, f"{PRESET}: no single `best` line"
     for key, value in (("threads", 1), ("log_every", 1), ("eval_every", 0),
                        ("eval_samples", 200), ("checkpoint_every", every),
-                       ("keep_checkpoints", 1000)):
+                       ("keep_checkpoints", 1000), ("classifier_scores", "false")):
         text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
         assert n == 1, f"{PRESET}: no single `{key}` line"
     open(path, "w").write(text)
