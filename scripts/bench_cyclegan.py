@@ -102,13 +102,15 @@ class ResnetGenerator(nn.Module):
 
 
 def build_cyclegan(channels_a=1, channels_b=3, ngf=32, n_blocks=6, ndf=32, n_layers=2,
-                   norm="instance"):
+                   norm="instance", norm_d=None):
     """(G_A, G_B, D_A, D_B), initialised: G_A maps A [B, channels_a, H, W] to B, G_B maps B
-    to A, D_A judges B images, D_B judges A images."""
+    to A, D_A judges B images, D_B judges A images. `norm` is the generators' norm and, unless
+    `norm_d` is given, the discriminators' too."""
+    norm_d = norm if norm_d is None else norm_d
     g_a = ResnetGenerator(channels_a, channels_b, ngf, n_blocks, norm)
     g_b = ResnetGenerator(channels_b, channels_a, ngf, n_blocks, norm)
-    d_a = PatchDiscriminator(channels_b, ndf, n_layers, norm)
-    d_b = PatchDiscriminator(channels_a, ndf, n_layers, norm)
+    d_a = PatchDiscriminator(channels_b, ndf, n_layers, norm_d)
+    d_b = PatchDiscriminator(channels_a, ndf, n_layers, norm_d)
     for net in (g_a, g_b, d_a, d_b):
         net.apply(init_weights)
     return g_a, g_b, d_a, d_b
@@ -239,6 +241,8 @@ def main():
     ap.add_argument("--n-blocks", type=int, default=6)
     ap.add_argument("--ndf", type=int, default=32)
     ap.add_argument("--n-layers", type=int, default=2)
+    ap.add_argument("--norm-g", choices=["batch", "instance"], default="instance")
+    ap.add_argument("--norm-d", choices=["batch", "instance"], default="instance")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--images", type=int, default=2048)
     ap.add_argument("--steps", type=int, default=10)
@@ -249,7 +253,8 @@ def main():
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     torch.manual_seed(0)
-    nets = build_cyclegan(a.channels_a, a.channels_b, a.ngf, a.n_blocks, a.ndf, a.n_layers)
+    nets = build_cyclegan(a.channels_a, a.channels_b, a.ngf, a.n_blocks, a.ndf, a.n_layers,
+                          norm=a.norm_g, norm_d=a.norm_d)
     for net in nets:
         net.to(dev).train()
     step = CycleGANStep(*nets)
@@ -270,6 +275,7 @@ def main():
     ms = time_steps(train_step, a.warmup, a.steps, dev)
     out = {"name": f"cyclegan{a.size}-step", "impl": "pytorch-eager", "torch": torch.__version__,
            "device": str(dev), "threads": torch.get_num_threads(), "steps": a.steps, "batch": b,
+           "ngf": a.ngf, "n_blocks": a.n_blocks, "norm_g": a.norm_g, "norm_d": a.norm_d,
            "ms_per_step": ms, "images_per_sec": b * 1e3 / ms}
     if dev.type == "cuda":
         out["peak_memory_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20

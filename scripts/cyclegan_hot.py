@@ -32,7 +32,8 @@ order: a fresh random permutation of its 30,000 images every epoch (torch genera
 no jitter.
 
 Training: the networks and the step of scripts/bench_cyclegan.py (ResNet generators, ngf 32,
-6 residual blocks; PatchGANs n_layers 2, ndf 32; instance norm; upstream's init), CycleGAN's
+6 residual blocks; PatchGANs n_layers 2, ndf 32; --norm-g / --norm-d, instance norm by
+default; upstream's init), CycleGAN's
 `optimize_parameters`: LSGAN losses, cycle L1 with lambda_A = lambda_B = 10, no identity term
 (it needs equal channel counts; A has 1, B 3: printed at start-up), G step over both
 generators then D step over both discriminators with pools of 50 past fakes, Adam(2e-4, betas
@@ -43,8 +44,10 @@ at step T (s counts from 0, set before each step), as gan-train's `linear-decay`
 training time (checked before each step; data loading and scoring are not counted), so a
 budget that ends early leaves the rates where the schedule had got to.
 
-Translation, --test-batch images at a time (default 50), with no gradients; instance norm
-without running statistics behaves the same in train and eval mode. Outputs in [-1, 1] become
+Translation, --test-batch images at a time (default 50), with no gradients, the generators in
+eval mode, as gan-train's CycleGAN translates: batch norm uses its running statistics (upstream's
+test.py with `--eval`); instance norm without running statistics behaves the same in either
+mode. Outputs in [-1, 1] become
 uint8 by round((x + 1) * 127.5) clamped to [0, 255] (torch.round, halves to even; gan-train's
 `plot::to_u8`). The cycle reconstructions are translations of those uint8 translations (as
 the Rust evaluation does), not of the float outputs.
@@ -106,8 +109,10 @@ def lr_factor(step, total, decay_start=0.5):
 
 
 def translate(g, x, batch, dev):
-    """Translations of the uint8 images x (N, C, H, W) (numpy) as uint8 numpy."""
+    """Translations of the uint8 images x (N, C, H, W) (numpy) as uint8 numpy, with g in eval
+    mode (batch norm's running statistics), as gan-train's CycleGAN translates."""
     out = []
+    g.eval()
     with torch.no_grad():
         for s in range(0, x.shape[0], batch):
             xs = torch.from_numpy(np.ascontiguousarray(x[s:s + batch])).to(dev)
@@ -140,6 +145,10 @@ def main():
     ap.add_argument("--n-blocks", type=int, default=6, help="residual blocks per generator")
     ap.add_argument("--ndf", type=int, default=32, help="PatchGAN width")
     ap.add_argument("--n-layers", type=int, default=2, help="PatchGAN layers")
+    ap.add_argument("--norm-g", choices=["batch", "instance"], default="instance",
+                    help="the generators' norm (the Rust config's [model.generator] norm)")
+    ap.add_argument("--norm-d", choices=["batch", "instance"], default="instance",
+                    help="the discriminators' norm ([model.discriminator] norm)")
     ap.add_argument("--test-batch", type=int, default=50, help="batch of the test translations")
     ap.add_argument("--out", default="runs/torch-cyclegan-hot",
                     help="prefix of PREFIX-{a2b,a2b-grey,b2a,targets-a2b,targets-b2a,rec-a,"
@@ -169,7 +178,7 @@ def main():
           f"{time.perf_counter() - t_load:.1f} s", flush=True)
 
     nets = build_cyclegan(1, 3, ngf=a.ngf, n_blocks=a.n_blocks, ndf=a.ndf,
-                          n_layers=a.n_layers, norm="instance")
+                          n_layers=a.n_layers, norm=a.norm_g, norm_d=a.norm_d)
     for net in nets:
         net.to(dev).train()
     g_a, g_b = nets[0], nets[1]

@@ -54,7 +54,7 @@ enum Command {
     Sample(commands::sample::Args),
     /// Score a run (or a file of samples) and write the metrics as JSON.
     Eval(commands::eval::Args),
-    /// Translate images with a trained translator (pix2pix runs).
+    /// Translate images with a trained translator (pix2pix and CycleGAN runs).
     Translate(commands::translate::Args),
     /// Write a latent interpolation strip (image models).
     Interpolate(commands::interpolate::Args),
