@@ -10,7 +10,8 @@
 # FCD/KID against the real test images of the target domain (hot images judged through the
 # exact inverse of the colour map, (R + G + B) / 3); and the cycle reconstruction error.
 #
-# Usage: scripts/quality_cyclegan.sh   (SKIP_TRAIN=1: score existing runs only)
+# Usage: scripts/quality_cyclegan.sh   (SKIP_TRAIN=1: score existing runs only; SEED=N: both
+# runs with seed N, into runs/quality/*-seedN, default seed 0 into runs/quality/*)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p gan-cli
@@ -18,8 +19,10 @@ gan=target/release/gan
 py=${PYTHON:-$HOME/.cache/gan-toolkit/torch-2.11.0/venv/bin/python}
 out=runs/quality
 clf=classifiers/fashion-mnist-32x32
-run=$out/cyclegan-hot
-tp=$out/torch-cyclegan-hot
+seed=${SEED:-0}
+sfx=${SEED:+-seed$SEED}
+run=$out/cyclegan-hot$sfx
+tp=$out/torch-cyclegan-hot$sfx
 data=data/fashion-mnist
 [ -d "$data" ] || data=/usr/share/datasets/fashion-mnist
 mkdir -p "$out"
@@ -29,9 +32,9 @@ fi
 if [ -z "${SKIP_TRAIN:-}" ]; then
   rm -rf "$run"
   sed 's/^threads = 2/threads = 1/' configs/cyclegan-hot-fashion-mnist.toml > "$out/cyclegan-hot-1t.toml"
-  /usr/bin/time -v -o "$run.time" "$gan" train --config "$out/cyclegan-hot-1t.toml" --out "$run" > "$run.log" 2>&1 &
+  /usr/bin/time -v -o "$run.time" "$gan" train --config "$out/cyclegan-hot-1t.toml" --seed "$seed" --out "$run" > "$run.log" 2>&1 &
   /usr/bin/time -v -o "$tp.time" "$py" scripts/cyclegan_hot.py --seconds "${TORCH_SECONDS:-3300}" \
-    --steps 13000 --ngf 16 --n-blocks 3 --norm-g batch --norm-d instance --threads 1 \
+    --steps 13000 --ngf 16 --n-blocks 3 --norm-g batch --norm-d instance --threads 1 --seed "$seed" \
     --data "$data" --out "$tp" --json "$tp.json" > "$tp.log" 2>&1 &
   wait
 fi
