@@ -9,13 +9,17 @@ structure of junyanz/pytorch-CycleGAN-and-pix2pix `models/networks.py` (not copi
   ReLU, reflection pad 1, conv 3x3, norm](x), no dropout; two stride-2 3x3 transposed convs
   (padding 1, output padding 1) halving the channels, each with norm and ReLU; reflection
   pad 3, a biased conv 7x7 to output_nc, tanh. Instance norm (no affine parameters, no running
-  statistics), so the convolutions before a norm have biases (upstream's use_bias).
-- the n-layer PatchGAN of scripts/bench_pix2pix.py (`PatchDiscriminator`) with instance norm
-  (its inner convolutions then biased), on the images of one domain alone.
-Upstream's init (conv and transposed-conv weights N(0, 0.02), biases 0). The state-dict names
-are upstream's (`model.10.conv_block.1.weight`, ...). At the hot task's defaults (32x32, ngf
-32, 6 blocks; ndf 32, n_layers 2) each generator works on 8x8 maps in its residual blocks and
-each discriminator gives a 6x6 map.
+  statistics; the convolutions before a norm then have biases, upstream's use_bias) or batch
+  norm (affine, running statistics; those convolutions unbiased).
+- the n-layer PatchGAN of scripts/bench_pix2pix.py (`PatchDiscriminator`) with instance or
+  batch norm (inner convolutions biased under instance norm), on the images of one domain.
+Upstream's init (conv and transposed-conv weights N(0, 0.02), biases 0, batch-norm scales
+N(1, 0.02)). The state-dict names are upstream's (`model.10.conv_block.1.weight`, ...).
+`build_cyclegan`'s keyword defaults are instance norm at ngf 32 with 6 blocks; this script's
+command-line defaults are the step of
+configs/cyclegan-hot-fashion-mnist.toml: 32x32, ngf 16, 3 blocks, batch-norm generators,
+instance-norm PatchGANs at ndf 32 with n_layers 2, so each generator works on 8x8 maps in its
+residual blocks and each discriminator gives a 6x6 map.
 
 One step is CycleGAN's `optimize_parameters` (`models/cycle_gan_model.py`), G_A: A -> B,
 G_B: B -> A, D_A judging domain B, D_B judging domain A:
@@ -237,11 +241,11 @@ def main():
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--channels-a", type=int, default=1)
     ap.add_argument("--channels-b", type=int, default=3)
-    ap.add_argument("--ngf", type=int, default=32)
-    ap.add_argument("--n-blocks", type=int, default=6)
+    ap.add_argument("--ngf", type=int, default=16)
+    ap.add_argument("--n-blocks", type=int, default=3)
     ap.add_argument("--ndf", type=int, default=32)
     ap.add_argument("--n-layers", type=int, default=2)
-    ap.add_argument("--norm-g", choices=["batch", "instance"], default="instance")
+    ap.add_argument("--norm-g", choices=["batch", "instance"], default="batch")
     ap.add_argument("--norm-d", choices=["batch", "instance"], default="instance")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--images", type=int, default=2048)

@@ -31,9 +31,9 @@ order: a fresh random permutation of its 30,000 images every epoch (torch genera
 --seed for A and --seed + 1 for B), cut into full batches (the last 30000 % batch dropped);
 no jitter.
 
-Training: the networks and the step of scripts/bench_cyclegan.py (ResNet generators, ngf 32,
-6 residual blocks; PatchGANs n_layers 2, ndf 32; --norm-g / --norm-d, instance norm by
-default; upstream's init), CycleGAN's
+Training: the networks and the step of scripts/bench_cyclegan.py (by default those of
+configs/cyclegan-hot-fashion-mnist.toml: ResNet generators ngf 16, 3 residual blocks, batch
+norm; PatchGANs n_layers 2, ndf 32, instance norm; upstream's init), CycleGAN's
 `optimize_parameters`: LSGAN losses, cycle L1 with lambda_A = lambda_B = 10, no identity term
 (it needs equal channel counts; A has 1, B 3: printed at start-up), G step over both
 generators then D step over both discriminators with pools of 50 past fakes, Adam(2e-4, betas
@@ -137,15 +137,15 @@ def set_scores(fake_u8, real_u8):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=1800, help="training time budget")
-    ap.add_argument("--steps", type=int, default=20000,
+    ap.add_argument("--steps", type=int, default=13000,
                     help="planned total steps: the LR schedule's length and a step limit")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--ngf", type=int, default=32, help="ResNet generator width")
-    ap.add_argument("--n-blocks", type=int, default=6, help="residual blocks per generator")
+    ap.add_argument("--ngf", type=int, default=16, help="ResNet generator width")
+    ap.add_argument("--n-blocks", type=int, default=3, help="residual blocks per generator")
     ap.add_argument("--ndf", type=int, default=32, help="PatchGAN width")
     ap.add_argument("--n-layers", type=int, default=2, help="PatchGAN layers")
-    ap.add_argument("--norm-g", choices=["batch", "instance"], default="instance",
+    ap.add_argument("--norm-g", choices=["batch", "instance"], default="batch",
                     help="the generators' norm (the Rust config's [model.generator] norm)")
     ap.add_argument("--norm-d", choices=["batch", "instance"], default="instance",
                     help="the discriminators' norm ([model.discriminator] norm)")

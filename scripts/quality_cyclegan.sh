@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The CycleGAN protocol of README.md on the built-in `hot` task: train
-# configs/cyclegan-hot-fashion-mnist.toml and the PyTorch peer (scripts/cyclegan_hot.py: the
-# same networks, losses, pools, optimiser, schedule and batch) side by side, one CPU thread
-# each (so neither gets more of the 2 cores; wall time and peak memory from GNU time), the
-# peer for the Rust run's expected wall time (TORCH_SECONDS, default 3300 s) or the preset's
-# 13,000 steps, whichever ends first. Then both are
-# scored by the same `gan eval` code on the 10,000 test images in each direction: PSNR, SSIM
-# and L1 against the exact mapping; with the Fashion-MNIST classifier, label preservation and
-# FCD/KID against the real test images of the target domain (hot images judged through the
-# exact inverse of the colour map, (R + G + B) / 3); and the cycle reconstruction error.
+# configs/cyclegan-hot-fashion-mnist.toml and the PyTorch peer (scripts/cyclegan_hot.py, whose
+# defaults are the preset's networks, losses, pools, optimiser, schedule, steps and batch) side
+# by side, one CPU thread each (so neither gets more of the 2 cores; wall time and peak memory
+# from GNU time), the peer for the Rust run's expected wall time (TORCH_SECONDS, default 3300
+# s) or the preset's 13,000 steps, whichever ends first. Then both are scored by the same
+# `gan eval` code on the 10,000 test images in each direction: PSNR, SSIM and L1 against the
+# exact mapping; with the Fashion-MNIST classifier, label preservation and FCD/KID against
+# the real test images of the target domain (hot images judged through the exact inverse of
+# the colour map, (R + G + B) / 3); and the cycle reconstruction error.
 #
 # Usage: scripts/quality_cyclegan.sh   (SKIP_TRAIN=1: score existing runs only; SEED=N: both
 # runs with seed N, into runs/quality/*-seedN, default seed 0 into runs/quality/*)
@@ -34,8 +34,7 @@ if [ -z "${SKIP_TRAIN:-}" ]; then
   sed 's/^threads = 2/threads = 1/' configs/cyclegan-hot-fashion-mnist.toml > "$out/cyclegan-hot-1t.toml"
   /usr/bin/time -v -o "$run.time" "$gan" train --config "$out/cyclegan-hot-1t.toml" --seed "$seed" --out "$run" > "$run.log" 2>&1 &
   /usr/bin/time -v -o "$tp.time" "$py" scripts/cyclegan_hot.py --seconds "${TORCH_SECONDS:-3300}" \
-    --steps 13000 --ngf 16 --n-blocks 3 --norm-g batch --norm-d instance --threads 1 --seed "$seed" \
-    --data "$data" --out "$tp" --json "$tp.json" > "$tp.log" 2>&1 &
+    --threads 1 --seed "$seed" --data "$data" --out "$tp" --json "$tp.json" > "$tp.log" 2>&1 &
   wait
 fi
 "$gan" eval --run "$run" --classifier "$clf" --no-inception --out "$run/final-eval.json" > "$run/final-eval.txt"
