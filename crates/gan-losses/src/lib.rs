@@ -160,6 +160,30 @@ impl GanLoss {
         }
     }
 
+    /// The factor from this crate's form of the loss to the form of
+    /// junyanz/pytorch-CycleGAN-and-pix2pix's `GANLoss`, whose `lsgan` is a plain
+    /// `MSE(logits, target)` without Mao et al.'s 1/2: 2 for `LeastSquares`, 1 for every other
+    /// loss (`vanilla` is [`NonSaturating`](Self::NonSaturating) as it stands). The pix2pix and
+    /// CycleGAN families scale both terms by it, so that the adversarial terms weigh against
+    /// the L1 and cycle terms as upstream's do.
+    ///
+    /// ```
+    /// use gan_losses::GanLoss;
+    /// use tch::Tensor;
+    ///
+    /// let fake = Tensor::from_slice(&[0.2f32, -0.4, 1.5]);
+    /// let ls = GanLoss::LeastSquares;
+    /// let g = ls.generator(&Tensor::new(), &fake).unwrap() * ls.translation_scale();
+    /// let mse = (&fake - 1.0).square().mean(tch::Kind::Float);
+    /// assert!((g.double_value(&[]) - mse.double_value(&[])).abs() < 1e-6);
+    /// ```
+    pub fn translation_scale(self) -> f64 {
+        match self {
+            GanLoss::LeastSquares => 2.0,
+            _ => 1.0,
+        }
+    }
+
     /// Whether [`generator`](Self::generator) reads `real_logits`: true only for
     /// `RelativisticAverage`. Lets a training loop skip the real forward pass in the
     /// generator step.

@@ -117,6 +117,30 @@ fn least_squares_matches_closed_form() {
     check_g(GanLoss::LeastSquares, 4.25);
 }
 
+/// pytorch-CycleGAN-and-pix2pix's `GANLoss`: `lsgan` is `F.mse_loss(logits, target)` and the
+/// discriminator term `0.5 * (loss(real, 1) + loss(fake, 0))`; `vanilla` is BCE with logits.
+#[test]
+fn translation_scale_gives_upstream_gan_loss() {
+    let ls = GanLoss::LeastSquares;
+    let s = ls.translation_scale();
+    // F.mse_loss(f, ones) = (16 + 1) / 2 = 8.5
+    assert_close(value(&ls.generator(&t(&REAL), &t(&FAKE)).unwrap()) * s, 8.5);
+    // 0.5 * (F.mse_loss(r, ones) + F.mse_loss(f, zeros)) = 0.5 * (5.25 / 3 + 9 / 2) = 3.125
+    assert_close(
+        value(&ls.discriminator(&t(&REAL), &t(&FAKE)).unwrap()) * 0.5 * s,
+        3.125,
+    );
+    // vanilla: BCEWithLogits(f, 1) = mean(softplus(-f)), 0.5 * (BCE(r, 1) + BCE(f, 0))
+    let ns = GanLoss::NonSaturating;
+    assert_eq!(ns.translation_scale(), 1.0);
+    let g = FAKE.iter().map(|&f| sp(-f)).sum::<f64>() / FAKE.len() as f64;
+    assert_close(value(&ns.generator(&t(&REAL), &t(&FAKE)).unwrap()), g);
+    for loss in GanLoss::ALL {
+        let want = if loss == ls { 2.0 } else { 1.0 };
+        assert_eq!(loss.translation_scale(), want, "{loss}");
+    }
+}
+
 #[test]
 fn relativistic_average_matches_closed_form() {
     // dr = r - f.mean() = [3.5, 0.5, 2];  df = f - r.mean() = [-3.5, -0.5]

@@ -12,6 +12,10 @@
 //! - phase `d`: each discriminator sees the real images of its domain and a draw from its
 //!   pool of 50 past fakes ([`ImagePool`]), `0.5 (loss(D(real), real) + loss(D(pool), fake))`.
 //!
+//! `loss` is upstream's `GANLoss`: for least-squares a plain `MSE(D(x), target)`, twice
+//! gan-losses' `0.5 mean((l - 1)^2)` ([`gan_losses::GanLoss::translation_scale`]), so the
+//! adversarial terms weigh against the cycle terms as upstream's do.
+//!
 //! Statistics (upstream's names): `g_a`, `g_b` (the generators' adversarial losses),
 //! `cycle_a`, `cycle_b`, `idt_a`, `idt_b` (weighted, as they enter the loss), `g_loss`,
 //! `d_a`, `d_b`. Checkpoint tensors: `g.a.*`, `g.b.*`, `d.a.*`, `d.b.*`, `opt_g.*`, `opt_d.*`,
@@ -408,8 +412,10 @@ impl CycleganFamily {
             let rec_b = self.g_a.forward(&fake_a, m)?;
             let lb = self.d_a.forward(&fake_b, m)?.reshape([-1]);
             let la = self.d_b.forward(&fake_a, m)?.reshape([-1]);
-            let g_a = c.gan_loss.generator(&lb.detach(), &lb)?;
-            let g_b = c.gan_loss.generator(&la.detach(), &la)?;
+            // Upstream's GANLoss scale (a plain MSE for lsgan), against the cycle terms.
+            let s = c.gan_loss.translation_scale();
+            let g_a = c.gan_loss.generator(&lb.detach(), &lb)? * s;
+            let g_b = c.gan_loss.generator(&la.detach(), &la)? * s;
             let cyc_a = cycle_loss(&rec_a, &real_a, c.lambda_a)?;
             let cyc_b = cycle_loss(&rec_b, &real_b, c.lambda_b)?;
             let mut total = &g_a + &g_b + &cyc_a + &cyc_b;
@@ -464,15 +470,16 @@ impl CycleganFamily {
         };
         let m = ForwardMode::Train;
         let loss = &self.cfg.gan_loss;
+        let half = 0.5 * loss.translation_scale();
         // D_A judges domain B: real B against pooled fakes of B.
         let fake_b = self.pool_b.query(&cur.fake_b)?;
         let real = self.d_a.forward(&cur.real_b, m)?.reshape([-1]);
         let fake = self.d_a.forward(&fake_b, m)?.reshape([-1]);
-        let d_a = loss.discriminator(&real, &fake)? * 0.5;
+        let d_a = loss.discriminator(&real, &fake)? * half;
         let fake_a = self.pool_a.query(&cur.fake_a)?;
         let real = self.d_b.forward(&cur.real_a, m)?.reshape([-1]);
         let fake = self.d_b.forward(&fake_a, m)?.reshape([-1]);
-        let d_b = loss.discriminator(&real, &fake)? * 0.5;
+        let d_b = loss.discriminator(&real, &fake)? * half;
         self.opt_d.backward_step(&(&d_a + &d_b))?;
         stats.loss("d_a", &d_a);
         stats.loss("d_b", &d_b);

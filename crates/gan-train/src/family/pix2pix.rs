@@ -5,6 +5,8 @@
 //! `fake = G(A)` once per step; phase `d` minimises
 //! `0.5 * (loss(D(A, fake), fake) + loss(D(A, B), real))`; phase `g` then minimises
 //! `loss_G(D(A, fake)) + l1_weight * |fake - B|` with the discriminator frozen. No EMA.
+//! `loss` is upstream's `GANLoss` (for least-squares a plain MSE: gan-losses' form times
+//! [`GanLoss::translation_scale`]).
 //!
 //! Statistics: `d_loss`, `d_real`, `d_fake` (mean patch logits), `g_gan`, `g_l1` (the
 //! unweighted mean absolute error in `[-1, 1]` units), `g_loss`. Checkpoint tensors: `g.*`,
@@ -352,7 +354,8 @@ impl Pix2pixFamily {
             .d
             .forward(&Tensor::cat(&[&a, &b], 1), ForwardMode::Train)?
             .reshape([-1]);
-        let loss = self.cfg.gan_loss.discriminator(&l_real, &l_fake)? * 0.5;
+        let scale = 0.5 * self.cfg.gan_loss.translation_scale();
+        let loss = self.cfg.gan_loss.discriminator(&l_real, &l_fake)? * scale;
         self.opt_d.backward_step(&loss)?;
         stats.loss("d_loss", &loss);
         stats.value("d_real", &l_real.detach().mean(Kind::Float));
@@ -375,7 +378,8 @@ impl Pix2pixFamily {
                 .d
                 .forward(&Tensor::cat(&[&a, &fake], 1), ForwardMode::Train)?
                 .reshape([-1]);
-            let gan = self.cfg.gan_loss.generator(&l_fake.detach(), &l_fake)?;
+            let gan = self.cfg.gan_loss.generator(&l_fake.detach(), &l_fake)?
+                * self.cfg.gan_loss.translation_scale();
             let l1 = gan_losses::l1(&fake, &b)?;
             let total = &gan + &l1 * self.cfg.l1_weight;
             Ok((gan, l1, total))
