@@ -10,7 +10,8 @@
 # the real test images of the target domain (hot images judged through the exact inverse of
 # the colour map, (R + G + B) / 3); and the cycle reconstruction error.
 #
-# Usage: scripts/quality_cyclegan.sh   (SKIP_TRAIN=1: score existing runs only; SEED=N: both
+# Usage: scripts/quality_cyclegan.sh   (SKIP_TRAIN=1: score existing runs only; TRAIN=rust or
+# TRAIN=peer: train only that side and score it beside the other's existing run; SEED=N: both
 # runs with seed N, into runs/quality/*-seedN, default seed 0 into runs/quality/*)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,12 +30,18 @@ mkdir -p "$out"
 if [ ! -f "$clf/classifier.json" ]; then
   "$gan" classifier train --config configs/dcgan-fashion-mnist.toml > "$out/classifier.log" 2>&1
 fi
+train=${TRAIN:-both}
+case "$train" in both|rust|peer) ;; *) echo "TRAIN=$train: expected both, rust or peer" >&2; exit 2;; esac
 if [ -z "${SKIP_TRAIN:-}" ]; then
-  rm -rf "$run"
-  sed 's/^threads = 2/threads = 1/' configs/cyclegan-hot-fashion-mnist.toml > "$out/cyclegan-hot-1t.toml"
-  /usr/bin/time -v -o "$run.time" "$gan" train --config "$out/cyclegan-hot-1t.toml" --seed "$seed" --out "$run" > "$run.log" 2>&1 &
-  /usr/bin/time -v -o "$tp.time" "$py" scripts/cyclegan_hot.py --seconds "${TORCH_SECONDS:-3300}" \
-    --threads 1 --seed "$seed" --data "$data" --out "$tp" --json "$tp.json" > "$tp.log" 2>&1 &
+  if [ "$train" != peer ]; then
+    rm -rf "$run"
+    sed 's/^threads = 2/threads = 1/' configs/cyclegan-hot-fashion-mnist.toml > "$out/cyclegan-hot-1t.toml"
+    /usr/bin/time -v -o "$run.time" "$gan" train --config "$out/cyclegan-hot-1t.toml" --seed "$seed" --out "$run" > "$run.log" 2>&1 &
+  fi
+  if [ "$train" != rust ]; then
+    /usr/bin/time -v -o "$tp.time" "$py" scripts/cyclegan_hot.py --seconds "${TORCH_SECONDS:-3300}" \
+      --threads 1 --seed "$seed" --data "$data" --out "$tp" --json "$tp.json" > "$tp.log" 2>&1 &
+  fi
   wait
 fi
 "$gan" eval --run "$run" --classifier "$clf" --no-inception --out "$run/final-eval.json" > "$run/final-eval.txt"
