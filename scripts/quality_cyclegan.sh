@@ -15,6 +15,8 @@
 # runs with seed N, into runs/quality/*-seedN, default seed 0 into runs/quality/*)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+train=${TRAIN:-both}
+case "$train" in both|rust|peer) ;; *) echo "TRAIN=$train: expected both, rust or peer" >&2; exit 2;; esac
 cargo build --release --quiet -p gan-cli
 gan=target/release/gan
 py=${PYTHON:-$HOME/.cache/gan-toolkit/torch-2.11.0/venv/bin/python}
@@ -30,8 +32,6 @@ mkdir -p "$out"
 if [ ! -f "$clf/classifier.json" ]; then
   "$gan" classifier train --config configs/dcgan-fashion-mnist.toml > "$out/classifier.log" 2>&1
 fi
-train=${TRAIN:-both}
-case "$train" in both|rust|peer) ;; *) echo "TRAIN=$train: expected both, rust or peer" >&2; exit 2;; esac
 if [ -z "${SKIP_TRAIN:-}" ]; then
   if [ "$train" != peer ]; then
     rm -rf "$run"
@@ -52,20 +52,5 @@ fi
   --classifier "$clf" --no-inception --out "$tp-a2b.eval.json" > /dev/null
 "$gan" eval --samples "$tp-b2a.npy" --targets "$tp-targets-b2a.npy" --labels "$tp-labels.npy" \
   --reference fashion-mnist:test --classifier "$clf" --no-inception --out "$tp-b2a.eval.json" > /dev/null
-python3 - "$run" "$tp" <<'PY'
-import json, sys
-run, tp = sys.argv[1:]
-def row(name, exact, scored):
-    c = scored.get("classifier") or {}
-    f = c.get("features") or {}
-    acc = c.get("scores", {}).get("conditional_accuracy")
-    print(f"| {name} | {exact['psnr']:.2f} | {exact['ssim']:.4f} | {exact['l1']:.4f} | "
-          f"{100 * acc:.2f}% | {f['frechet_distance']:.3f} | {1000 * f['kid']:.2f} |")
-print("| direction, run | PSNR (dB) | SSIM | L1 | label preservation | FCD | KID x1000 |")
-print("|---|---|---|---|---|---|---|")
-for d, t in [("a-to-b", "a2b"), ("b-to-a", "b2a")]:
-    r = json.load(open(f"{run}/final-eval-{d}.json"))
-    row(f"{d}, gan (Rust)", r["translation"], r)
-    exact = json.load(open(f"{tp}-{t}.exact.json" if t == "a2b" else f"{tp}-{t}.eval.json"))
-    row(f"{d}, PyTorch peer", exact["translation"], json.load(open(f"{tp}-{t}.eval.json")))
-PY
+# The table (mean ± std when several seeds are given; one seed here).
+python3 scripts/quality_cyclegan_seeds.py --out "$out" --seeds "$seed"

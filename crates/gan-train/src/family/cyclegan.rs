@@ -470,16 +470,16 @@ impl CycleganFamily {
         };
         let m = ForwardMode::Train;
         let loss = &self.cfg.gan_loss;
-        let half = 0.5 * loss.translation_scale();
+        let d_scale = 0.5 * loss.translation_scale();
         // D_A judges domain B: real B against pooled fakes of B.
         let fake_b = self.pool_b.query(&cur.fake_b)?;
         let real = self.d_a.forward(&cur.real_b, m)?.reshape([-1]);
         let fake = self.d_a.forward(&fake_b, m)?.reshape([-1]);
-        let d_a = loss.discriminator(&real, &fake)? * half;
+        let d_a = loss.discriminator(&real, &fake)? * d_scale;
         let fake_a = self.pool_a.query(&cur.fake_a)?;
         let real = self.d_b.forward(&cur.real_a, m)?.reshape([-1]);
         let fake = self.d_b.forward(&fake_a, m)?.reshape([-1]);
-        let d_b = loss.discriminator(&real, &fake)? * half;
+        let d_b = loss.discriminator(&real, &fake)? * d_scale;
         self.opt_d.backward_step(&(&d_a + &d_b))?;
         stats.loss("d_a", &d_a);
         stats.loss("d_b", &d_b);
