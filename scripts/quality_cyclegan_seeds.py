@@ -95,8 +95,17 @@ def main():
     for d in ("a-to-b", "b-to-a"):
         diffs = [per_seed[s][0][(d, "gan")]["psnr"] - per_seed[s][0][(d, "peer")]["psnr"]
                  for s in a.seeds]
-        print(f"{names[d]}: gan - peer PSNR per seed " + ", ".join(f"{x:+.2f}" for x in diffs)
-              + f"; mean {fmt(diffs, 2)} dB")
+        line = (f"{names[d]}: gan - peer PSNR per seed " + ", ".join(f"{x:+.2f}" for x in diffs)
+                + f"; mean {fmt(diffs, 2)} dB")
+        if len(a.seeds) > 1:
+            # Welch's t of the two means (the seeds of the two sides start from different
+            # weights and batches, so they are two samples, not pairs).
+            gan = [per_seed[s][0][(d, "gan")]["psnr"] for s in a.seeds]
+            peer = [per_seed[s][0][(d, "peer")]["psnr"] for s in a.seeds]
+            se = (statistics.variance(gan) / len(gan) + statistics.variance(peer) / len(peer)) ** 0.5
+            if se > 0:
+                line += (f"; Welch's t of the means {(statistics.mean(gan) - statistics.mean(peer)) / se:+.2f}")
+        print(line)
 
 
 if __name__ == "__main__":
