@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from bench_cyclegan import LOSS_NAMES  # noqa: E402
 from cyclegan_hot import grey_view, hot_map, lr_factor, set_scores, translate  # noqa: E402
 from cyclegan_trajectory import Batches, build, checkpoint, make_config  # noqa: E402
-from pix2pix_edges import load_split, pad  # noqa: E402
+from pix2pix_edges import load_split, pad, scores  # noqa: E402
 from stylegan2_trajectory import TRAIN_STREAM, load_file, step_seed  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -109,7 +109,8 @@ def main():
         if way == "a2b":
             np.save(f"{out}-a2b-grey.npy", grey_view(fake))
         result["directions"][way] = {"set": set_scores(fake, target),
-                                     "cycle_set": set_scores(rec, x)}
+                                     "cycle_set": set_scores(rec, x),
+                                     "cycle_per_image": scores(rec, x)}
         print(f"{way}: set PSNR {result['directions'][way]['set']['psnr']:.3f} dB", flush=True)
     with open(out + ".json", "w") as f:
         json.dump(result, f, indent=1)

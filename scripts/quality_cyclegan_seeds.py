@@ -7,7 +7,9 @@ without a suffix):
 Reads OUT/cyclegan-hot{,-seedN}/final-eval-{a-to-b,b-to-a}.json (the Rust run, scored by
 `gan eval --run`), OUT/torch-cyclegan-hot{,-seedN}-{a2b.exact,a2b.eval,b2a.eval}.json (the
 peer, scored by the same `gan eval` code), OUT/torch-cyclegan-hot{,-seedN}.json (the peer's
-steps and cycle scores) and the GNU time files for wall time. Standard deviations are the
+steps and cycle scores) and the GNU time files for wall time. With --same-start the peer rows
+are OUT/same-start-seedN* instead (scripts/cyclegan_same_start.py: the peer trained from the
+Rust run's own start, so gan - peer per seed is a paired difference). Standard deviations are the
 sample ones (n - 1). Needs only the Python standard library.
 """
 import argparse
@@ -42,9 +44,11 @@ def scores(exact, scored, cycle_psnr):
             "fcd": f["frechet_distance"], "kid": 1000.0 * f["kid"], "cycle_psnr": cycle_psnr}
 
 
-def seed_rows(out, seed):
+def seed_rows(out, seed, same_start=False):
     sfx = "" if seed == 0 else f"-seed{seed}"
     run, tp = f"{out}/cyclegan-hot{sfx}", f"{out}/torch-cyclegan-hot{sfx}"
+    if same_start:
+        tp = f"{out}/same-start-seed{seed}"
     peer = load(f"{tp}.json")
     rows = {}
     for d, t in (("a-to-b", "a2b"), ("b-to-a", "b2a")):
@@ -68,8 +72,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="runs/quality")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--same-start", action="store_true",
+                    help="the peer rows from scripts/cyclegan_same_start.py's runs "
+                         "(OUT/same-start-seedN*: the peer trained from the Rust run's start)")
     a = ap.parse_args()
-    per_seed = {s: seed_rows(a.out, s) for s in a.seeds}
+    per_seed = {s: seed_rows(a.out, s, a.same_start) for s in a.seeds}
     cols = [("psnr", 2), ("ssim", 3), ("l1", 4), ("labels", 2), ("fcd", 3), ("kid", 2),
             ("cycle_psnr", 2)]
     print(f"seeds {a.seeds}: mean ± std (n - 1)")
@@ -97,7 +104,7 @@ def main():
                  for s in a.seeds]
         line = (f"{names[d]}: gan - peer PSNR per seed " + ", ".join(f"{x:+.2f}" for x in diffs)
                 + f"; mean {fmt(diffs, 2)} dB")
-        if len(a.seeds) > 1:
+        if len(a.seeds) > 1 and not a.same_start:
             # Welch's t of the two means (the seeds of the two sides start from different
             # weights and batches, so they are two samples, not pairs).
             gan = [per_seed[s][0][(d, "gan")]["psnr"] for s in a.seeds]
