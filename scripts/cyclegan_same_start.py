@@ -52,6 +52,11 @@ def main():
                     help="total steps, the LR schedule's length too (default: the preset's)")
     a = ap.parse_args()
     out = a.out or os.path.join(ROOT, "runs", "quality", f"same-start-seed{a.seed}")
+    if not 1 <= a.start <= 2:
+        # `gan train --steps K` makes K the schedule's length too, and linear-decay is flat
+        # only over its first half: beyond 2 steps the start would not be the preset's.
+        sys.exit(f"--start {a.start}: must be 1 or 2 (the Rust start's LR schedule is its "
+                 "own --steps)")
     if not os.access(a.gan, os.X_OK):
         sys.exit(f"{a.gan}: no gan binary (cargo build --release -p gan-cli, or --gan PATH)")
     os.makedirs(out, exist_ok=True)
