@@ -424,6 +424,62 @@ fn sigterm_checkpoints_and_exits_cleanly() {
     );
 }
 
+/// GNU `timeout` (and batch schedulers) deliver the stop twice: to the run, then to its whole
+/// process group. Signals that arrive together are one stop, so the run still finishes its
+/// step, writes its final checkpoint and exits 0 instead of quitting without one.
+#[test]
+#[cfg(unix)]
+fn a_stop_delivered_twice_at_once_still_checkpoints() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let long = TINY.replace("steps = 30", "steps = 1000000");
+    let cfg = write_config(dir.path(), "long.toml", &long);
+    let run = dir.path().join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_gan"))
+        .args(["train", "--config", cfg.to_str().unwrap(), "--out"])
+        .arg(&run)
+        .process_group(0) // its own group, as under `timeout`
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !run.join("checkpoints").is_dir()
+        || std::fs::read_dir(run.join("checkpoints")).unwrap().count() == 0
+    {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "training did not start in 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // What `timeout -s TERM` does when its time is up: the child, then the group. Sent 0.1 s
+    // apart, so that the second is not merged with the first while still pending (under
+    // `timeout` both can reach the handler), well inside the 1 s in which they are one stop.
+    let pid = child.id();
+    let status = Command::new("bash")
+        .args([
+            "-c",
+            &format!("kill -TERM {pid}; sleep 0.1; kill -TERM -- -{pid}"),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let log = text(&out);
+    assert!(out.status.success(), "exit {:?}: {log}", out.status);
+    assert!(!log.contains("second interrupt"), "{log}");
+    assert!(log.contains("writing a checkpoint"), "{log}");
+    let names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| n.starts_with("step-")),
+        "temporary files left: {names:?}"
+    );
+}
+
 /// The `--flags` each usage line of a text block gives per subcommand (`gan eval ...` lines
 /// and their indented continuation lines such as `SCORING: ...`).
 fn documented_flags(

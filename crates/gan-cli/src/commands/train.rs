@@ -233,19 +233,33 @@ pub fn handle_command(args: Args) -> Result<()> {
     }
 
     // Ctrl-C (SIGINT), SIGTERM (what `docker stop`, Slurm and Kubernetes send) and SIGHUP all
-    // finish the step, write a checkpoint and exit 0; a second one quits at once.
+    // finish the step, write a checkpoint and exit 0; another one quits at once, but only if
+    // it comes at least `REPEAT` after the first: signals that arrive together are one stop.
+    // GNU `timeout` sends its signal to the run and then to the whole process group (the run
+    // again), and batch schedulers signal every process of a job, so a wall-clock budget
+    // would otherwise lose the final checkpoint.
+    const REPEAT: std::time::Duration = std::time::Duration::from_secs(1);
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
+        let first = std::sync::Mutex::new(None::<std::time::Instant>);
         ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                eprintln!("\nsecond interrupt: exiting without a final checkpoint");
-                std::process::exit(130);
+            let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
+            match *first {
+                Some(t) if t.elapsed() >= REPEAT => {
+                    eprintln!("\nsecond interrupt: exiting without a final checkpoint");
+                    std::process::exit(130);
+                }
+                Some(_) => {} // the same stop, delivered twice
+                None => {
+                    *first = Some(std::time::Instant::now());
+                    stop.store(true, Ordering::SeqCst);
+                    eprintln!(
+                        "\ninterrupt (Ctrl-C or SIGTERM): finishing the step and writing a \
+                         checkpoint (interrupt again, a second or more later, to quit now)"
+                    );
+                }
             }
-            eprintln!(
-                "\ninterrupt (Ctrl-C or SIGTERM): finishing the step and writing a checkpoint \
-                 (interrupt again to quit now)"
-            );
         })
         .context("cannot install the interrupt (SIGINT/SIGTERM) handler")?;
     }
