@@ -38,7 +38,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from bench_cyclegan import LOSS_NAMES, CycleGANStep, build_cyclegan  # noqa: E402
 from cyclegan_hot import hot_map, lr_factor  # noqa: E402
 from pix2pix_edges import load_split, pad  # noqa: E402
-from stylegan2_trajectory import TRAIN_STREAM, epoch_permutation, load_file, step_seed  # noqa: E402
+from stylegan2_trajectory import (TRAIN_STREAM, checkpoint, epoch_permutation, load_file,  # noqa: E402
+                                  rust_losses, step_seed)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRESET = os.path.join(ROOT, "configs", "cyclegan-hot-fashion-mnist.toml")
@@ -59,20 +60,6 @@ def make_config(path):
         assert n == 1, f"{PRESET}: no single `{key}` line"
     open(path, "w").write(text)
     return tomllib.loads(text)
-
-
-def checkpoint(run, step):
-    return os.path.join(run, "checkpoints", f"step-{step:09d}", "state.safetensors")
-
-
-def rust_losses(run):
-    rows = {}
-    with open(os.path.join(run, "metrics.jsonl")) as f:
-        for line in f:
-            row = json.loads(line)
-            if row.get("kind") == "train":
-                rows[row["step"]] = row
-    return rows
 
 
 class Batches:

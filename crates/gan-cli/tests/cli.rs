@@ -361,6 +361,33 @@ fn doctor_reports_the_libtorch() {
     );
 }
 
+/// Waits (at most 120 s) until the run at `run` has written its first checkpoint.
+fn wait_for_a_checkpoint(run: &Path) {
+    let start = std::time::Instant::now();
+    while !run.join("checkpoints").is_dir()
+        || std::fs::read_dir(run.join("checkpoints")).unwrap().count() == 0
+    {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "training did not start in 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The names under `run/checkpoints`, asserting that none is a temporary folder.
+fn checkpoint_names_without_temporaries(run: &Path) -> Vec<String> {
+    let names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| n.starts_with("step-")),
+        "temporary files left: {names:?}"
+    );
+    names
+}
+
 /// SIGTERM (`docker stop`, Slurm, Kubernetes) is handled like Ctrl-C: the step finishes, a
 /// checkpoint is written, the exit status is 0, no temporary folder is left, and the run
 /// resumes from there.
@@ -378,16 +405,7 @@ fn sigterm_checkpoints_and_exits_cleanly() {
         .spawn()
         .unwrap();
     // Wait until training is under way (the first checkpoint is written at step 10).
-    let start = std::time::Instant::now();
-    while !run.join("checkpoints").is_dir()
-        || std::fs::read_dir(run.join("checkpoints")).unwrap().count() == 0
-    {
-        assert!(
-            start.elapsed().as_secs() < 120,
-            "training did not start in 120 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_for_a_checkpoint(&run);
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -397,14 +415,7 @@ fn sigterm_checkpoints_and_exits_cleanly() {
     let log = text(&out);
     assert!(out.status.success(), "exit {:?}: {log}", out.status);
     assert!(log.contains("SIGTERM"), "{log}");
-    let names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        names.iter().all(|n| n.starts_with("step-")),
-        "temporary files left: {names:?}"
-    );
+    let names = checkpoint_names_without_temporaries(&run);
     // The newest checkpoint is the step training stopped at, and resume continues from it.
     let newest = names.iter().max().unwrap().clone();
     let stopped: u64 = newest.trim_start_matches("step-").parse().unwrap();
@@ -443,16 +454,7 @@ fn a_stop_delivered_twice_at_once_still_checkpoints() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let start = std::time::Instant::now();
-    while !run.join("checkpoints").is_dir()
-        || std::fs::read_dir(run.join("checkpoints")).unwrap().count() == 0
-    {
-        assert!(
-            start.elapsed().as_secs() < 120,
-            "training did not start in 120 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_for_a_checkpoint(&run);
     // What `timeout -s TERM` does when its time is up: the child, then the group. Sent 0.1 s
     // apart, so that the second is not merged with the first while still pending (under
     // `timeout` both can reach the handler), well inside the 1 s in which they are one stop.
@@ -470,14 +472,7 @@ fn a_stop_delivered_twice_at_once_still_checkpoints() {
     assert!(out.status.success(), "exit {:?}: {log}", out.status);
     assert!(!log.contains("second interrupt"), "{log}");
     assert!(log.contains("writing a checkpoint"), "{log}");
-    let names: Vec<String> = std::fs::read_dir(run.join("checkpoints"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        names.iter().all(|n| n.starts_with("step-")),
-        "temporary files left: {names:?}"
-    );
+    checkpoint_names_without_temporaries(&run);
 }
 
 /// The `--flags` each usage line of a text block gives per subcommand (`gan eval ...` lines
