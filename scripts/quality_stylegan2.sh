@@ -52,8 +52,15 @@ PY
 
 rust_run() { # config run seed
   rm -rf "$2"
+  local rc=0
   /usr/bin/time -v -o "$2.time" timeout -s TERM "$budget" "$GAN" train --config "$1" \
-    --out "$2" --seed "$3" > "$2.log" 2>&1 || true
+    --out "$2" --seed "$3" > "$2.log" 2>&1 || rc=$?
+  # 124: stopped by the budget (the run wrote its final checkpoint); anything else failed.
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then
+    echo "gan train for $2 failed (exit $rc); see $2.log:" >&2
+    tail -n 5 "$2.log" >&2
+    return 1
+  fi
   "$GAN" eval --run "$2" --classifier "$clf" --no-inception --out "$2/final-eval.json" \
     > "$2-eval.log" 2>&1
 }
@@ -63,6 +70,7 @@ case "$train" in
   stylegan2)
     make_config configs/stylegan2-fashion-mnist.toml "$out/configs/stylegan2.toml"
     rust_run "$out/configs/stylegan2.toml" "$out/sg-rust-s$seed" "$seed" &
+    pids=($!)
     peer=$out/sg-peer-s$seed
     rm -rf "$peer"
     mkdir -p "$peer"
@@ -73,19 +81,28 @@ case "$train" in
       "$GAN" eval --samples "$peer/samples.npy" --reference fashion-mnist:test \
         --classifier "$clf" --no-inception --out "$peer/final-eval.json" > "$peer-eval.log" 2>&1
     ) &
-    wait
+    pids+=($!)
     ;;
   dcgan)
     make_config configs/dcgan-fashion-mnist.toml "$out/configs/dcgan.toml"
     rust_run "$out/configs/dcgan.toml" "$out/dcgan-s$seed" "$seed" &
+    pids=($!)
     if [ -n "${SEED2:-}" ]; then
       rust_run "$out/configs/dcgan.toml" "$out/dcgan-s$SEED2" "$SEED2" &
+      pids+=($!)
     fi
-    wait
     ;;
   *)
     echo "TRAIN must be stylegan2 or dcgan, not '$train'" >&2
     exit 2
     ;;
 esac
+failed=0
+for pid in "${pids[@]}"; do
+  wait "$pid" || failed=1
+done
+if [ "$failed" -ne 0 ]; then
+  echo "$(date -u +%FT%TZ) FAILED $train seed $seed" >> "$out/chain.log"
+  exit 1
+fi
 echo "$(date -u +%FT%TZ) done $train seed $seed" >> "$out/chain.log"
