@@ -17,16 +17,8 @@ seeds=${SEEDS:-"0 1 2"}
 augs=${AUGS:-"none diffaugment ada"}
 out=${OUT:-runs/limited}
 clf=classifiers/fashion-mnist-32x32
-mkdir -p "$out/configs"
-if [ -z "${GAN:-}" ]; then
-  cargo build --release --quiet -p gan-cli
-  # A private copy, so that rebuilding during the runs does not change the binary under them.
-  cp target/release/gan "$out/gan"
-  GAN=$out/gan
-fi
-if [ ! -f "$clf/classifier.json" ]; then
-  "$GAN" classifier train --data fashion-mnist --pad 2 > "$out/classifier.log" 2>&1
-fi
+# GAN (the binary) and the classifier.
+source scripts/quality_common.sh
 
 # configs/dcgan-fashion-mnist.toml with a subset, an [augment] section and one thread.
 make_config() { # size aug file

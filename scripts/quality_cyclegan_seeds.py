@@ -61,11 +61,20 @@ def seed_rows(out, seed, same_start=False):
 
 
 def fmt(values, digits):
+    """`mean ± std` (sample std, n - 1) of the values, or the one value."""
     m = statistics.mean(values)
-    s = f"{m:.{digits}f}"
+    s = f"{m:,.{digits}f}"
     if len(values) > 1:
-        s += f" ± {statistics.stdev(values):.{digits}f}"
+        s += f" ± {statistics.stdev(values):,.{digits}f}"
     return s
+
+
+def welch_t(a, b):
+    """Welch's t of mean(a) - mean(b) (two independent samples), or None when undefined."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    se = (statistics.variance(a) / len(a) + statistics.variance(b) / len(b)) ** 0.5
+    return (statistics.mean(a) - statistics.mean(b)) / se if se > 0 else None
 
 
 def main():
@@ -109,9 +118,9 @@ def main():
             # weights and batches, so they are two samples, not pairs).
             gan = [per_seed[s][0][(d, "gan")]["psnr"] for s in a.seeds]
             peer = [per_seed[s][0][(d, "peer")]["psnr"] for s in a.seeds]
-            se = (statistics.variance(gan) / len(gan) + statistics.variance(peer) / len(peer)) ** 0.5
-            if se > 0:
-                line += (f"; Welch's t of the means {(statistics.mean(gan) - statistics.mean(peer)) / se:+.2f}")
+            t = welch_t(gan, peer)
+            if t is not None:
+                line += f"; Welch's t of the means {t:+.2f}"
         print(line)
 
 

@@ -22,16 +22,8 @@ out=${OUT:-runs/sg}
 budget=${SECONDS_BUDGET:-3600}
 py=${PYTHON:-$HOME/.cache/gan-toolkit/torch-2.11.0/venv/bin/python3}
 clf=classifiers/fashion-mnist-32x32
-mkdir -p "$out/configs"
-if [ -z "${GAN:-}" ]; then
-  cargo build --release --quiet -p gan-cli
-  # A private copy, so that rebuilding during the runs does not change the binary under them.
-  cp target/release/gan "$out/gan"
-  GAN=$out/gan
-fi
-if [ ! -f "$clf/classifier.json" ]; then
-  "$GAN" classifier train --data fashion-mnist --pad 2 > "$out/classifier.log" 2>&1
-fi
+# GAN (the binary) and the classifier.
+source scripts/quality_common.sh
 export OMP_NUM_THREADS=1
 
 # A preset for a wall-clock budget: unbounded steps, no periodic evaluation (the peer has

@@ -12,14 +12,11 @@ ones (n - 1); Welch's t compares gan's FCD mean with the peer's (independent see
 samples, not pairs). Needs only the Python standard library.
 """
 import argparse
-import json
 import os
-import statistics
+import sys
 
-
-def load(path):
-    with open(path) as f:
-        return json.load(f)
+sys.path.insert(0, os.path.dirname(__file__))
+from quality_cyclegan_seeds import fmt, load, welch_t  # noqa: E402
 
 
 def last_checkpoint_step(run):
@@ -50,14 +47,6 @@ def seed_row(out, who, seed):
     if not os.path.exists(ev):
         return None
     return scores(load(ev), last_checkpoint_step(run))
-
-
-def fmt(values, digits):
-    m = statistics.mean(values)
-    s = f"{m:,.{digits}f}"
-    if len(values) > 1:
-        s += f" ± {statistics.stdev(values):,.{digits}f}"
-    return s
 
 
 def main():
@@ -97,11 +86,9 @@ def main():
         line = "gan - peer FCD per seed " + ", ".join(f"{x:+.3f}" for x in d)
         gan = [rows["gan"][s]["fcd"] for s in common]
         peer = [rows["peer"][s]["fcd"] for s in common]
-        if len(common) > 1:
-            se = (statistics.variance(gan) / len(gan)
-                  + statistics.variance(peer) / len(peer)) ** 0.5
-            if se > 0:
-                line += f"; Welch's t of the means {(statistics.mean(gan) - statistics.mean(peer)) / se:+.2f}"
+        t = welch_t(gan, peer)
+        if t is not None:
+            line += f"; Welch's t of the means {t:+.2f}"
         print(line + " (negative: gan lower, i.e. better)")
 
 
