@@ -361,6 +361,20 @@ fn doctor_reports_the_libtorch() {
     );
 }
 
+/// `gan train` of the tiny config with no step limit, its output piped, in `dir`: the command
+/// (to spawn, after any changes) and the run folder.
+fn long_training(dir: &Path) -> (Command, PathBuf) {
+    let long = TINY.replace("steps = 30", "steps = 1000000");
+    let cfg = write_config(dir, "long.toml", &long);
+    let run = dir.join("run");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gan"));
+    cmd.args(["train", "--config", cfg.to_str().unwrap(), "--out"])
+        .arg(&run)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    (cmd, run)
+}
+
 /// Waits (at most 120 s) until the run at `run` has written its first checkpoint.
 fn wait_for_a_checkpoint(run: &Path) {
     let start = std::time::Instant::now();
@@ -373,6 +387,20 @@ fn wait_for_a_checkpoint(run: &Path) {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// Runs `kill_script` (bash) to signal `child`, waits for it and returns its output, asserting
+/// that it exited with status 0.
+fn signal_and_wait(child: std::process::Child, kill_script: &str) -> String {
+    let status = Command::new("bash")
+        .args(["-c", kill_script])
+        .status()
+        .unwrap();
+    assert!(status.success(), "{kill_script}");
+    let out = child.wait_with_output().unwrap();
+    let log = text(&out);
+    assert!(out.status.success(), "exit {:?}: {log}", out.status);
+    log
 }
 
 /// The names under `run/checkpoints`, asserting that none is a temporary folder.
@@ -394,26 +422,12 @@ fn checkpoint_names_without_temporaries(run: &Path) -> Vec<String> {
 #[test]
 fn sigterm_checkpoints_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let long = TINY.replace("steps = 30", "steps = 1000000");
-    let cfg = write_config(dir.path(), "long.toml", &long);
-    let run = dir.path().join("run");
-    let child = Command::new(env!("CARGO_BIN_EXE_gan"))
-        .args(["train", "--config", cfg.to_str().unwrap(), "--out"])
-        .arg(&run)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut cmd, run) = long_training(dir.path());
+    let child = cmd.spawn().unwrap();
     // Wait until training is under way (the first checkpoint is written at step 10).
     wait_for_a_checkpoint(&run);
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    let log = text(&out);
-    assert!(out.status.success(), "exit {:?}: {log}", out.status);
+    let pid = child.id();
+    let log = signal_and_wait(child, &format!("kill -TERM {pid}"));
     assert!(log.contains("SIGTERM"), "{log}");
     let names = checkpoint_names_without_temporaries(&run);
     // The newest checkpoint is the step training stopped at, and resume continues from it.
@@ -443,33 +457,17 @@ fn sigterm_checkpoints_and_exits_cleanly() {
 fn a_stop_delivered_twice_at_once_still_checkpoints() {
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
-    let long = TINY.replace("steps = 30", "steps = 1000000");
-    let cfg = write_config(dir.path(), "long.toml", &long);
-    let run = dir.path().join("run");
-    let child = Command::new(env!("CARGO_BIN_EXE_gan"))
-        .args(["train", "--config", cfg.to_str().unwrap(), "--out"])
-        .arg(&run)
-        .process_group(0) // its own group, as under `timeout`
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut cmd, run) = long_training(dir.path());
+    let child = cmd.process_group(0).spawn().unwrap(); // its own group, as under `timeout`
     wait_for_a_checkpoint(&run);
     // What `timeout -s TERM` does when its time is up: the child, then the group. Sent 0.1 s
     // apart, so that the second is not merged with the first while still pending (under
     // `timeout` both can reach the handler), well inside the 1 s in which they are one stop.
     let pid = child.id();
-    let status = Command::new("bash")
-        .args([
-            "-c",
-            &format!("kill -TERM {pid}; sleep 0.1; kill -TERM -- -{pid}"),
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    let log = text(&out);
-    assert!(out.status.success(), "exit {:?}: {log}", out.status);
+    let log = signal_and_wait(
+        child,
+        &format!("kill -TERM {pid}; sleep 0.1; kill -TERM -- -{pid}"),
+    );
     assert!(!log.contains("second interrupt"), "{log}");
     assert!(log.contains("writing a checkpoint"), "{log}");
     checkpoint_names_without_temporaries(&run);
