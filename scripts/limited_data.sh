@@ -29,6 +29,8 @@ text = open("configs/dcgan-fashion-mnist.toml").read()
 text = text.replace("[data]\n", f"[data]\nsubset = {size}\n", 1)
 text = re.sub(r"(?m)^threads = \d+$", "threads = 1", text)
 text = re.sub(r"(?m)^eval_every = \d+$", "eval_every = 0", text)
+# Checkpoints often enough that a run cut off part way loses little when it is resumed.
+text = re.sub(r"(?m)^checkpoint_every = \d+$", "checkpoint_every = 500", text)
 text = re.sub(r"(?m)^name = .*$", f'name = "dcgan-subset{size}-{aug}"', text)
 text += f'\n[augment]\nkind = "{aug}"\n'
 open(path, "w").write(text)
@@ -50,11 +52,21 @@ if [ -z "${SKIP_TRAIN:-}" ]; then
   printf '%s\n' "${jobs[@]}" | xargs -P 2 -L 1 bash -c '
     cfg=$0 name=$1 seed=$2 run='"$out"'/$1
     [ -f "$run/final-eval.json" ] && exit 0
-    rm -rf "$run"
-    /usr/bin/time -v -o "$run.time" '"$GAN"' train --config "$cfg" --out "$run" --seed "$seed" \
-      --steps '"$steps"' > "$run.log" 2>&1
+    if ls "$run"/checkpoints/step-* > /dev/null 2>&1; then
+      # A run cut off part way (a machine that went away) continues from its newest checkpoint:
+      # resume is exact, so the result is that of an uninterrupted run. Each segment appends
+      # its wall time to $run.time.
+      echo "resuming $name from its newest intact checkpoint"
+      /usr/bin/time -a -v -o "$run.time" '"$GAN"' train --resume "$run" \
+        --steps '"$steps"' >> "$run.log" 2>&1 || { echo "FAILED $name: see $run.log" >&2; exit 1; }
+    else
+      rm -rf "$run" "$run.time"
+      /usr/bin/time -a -v -o "$run.time" '"$GAN"' train --config "$cfg" --out "$run" \
+        --seed "$seed" --steps '"$steps"' > "$run.log" 2>&1 || { echo "FAILED $name: see $run.log" >&2; exit 1; }
+    fi
     OMP_NUM_THREADS=1 '"$GAN"' eval --run "$run" --classifier '"$clf"' --no-inception \
-      --out "$run/final-eval.json" > "$run/final-eval.txt" 2>&1
+      --out "$run/final-eval.json" > "$run/final-eval.txt" 2>&1 \
+      || { echo "FAILED $name: see $run/final-eval.txt" >&2; exit 1; }
     echo "done $name"
   '
 fi
@@ -89,8 +101,9 @@ for size in sizes.split():
                 if "ada_p" in m:
                     p = m["ada_p"]
             t = open(f"{run}.time").read()
-            wall = re.search(r"Elapsed \(wall clock\) time.*: (.*)", t).group(1).strip()
-            secs = sum(float(x) * 60 ** i for i, x in enumerate(reversed(wall.split(":"))))
+            # One "Elapsed" line per segment (a resumed run has several).
+            secs = sum(sum(float(x) * 60 ** i for i, x in enumerate(reversed(w.strip().split(":"))))
+                       for w in re.findall(r"Elapsed \(wall clock\) time.*: (.*)", t))
             rows.append((f["frechet_distance"], f["kid"], f["precision"], f["recall"],
                          s["class_entropy"], p, secs / 60))
         if not rows:
