@@ -52,10 +52,12 @@ if [ -z "${SKIP_TRAIN:-}" ]; then
   printf '%s\n' "${jobs[@]}" | xargs -P 2 -L 1 bash -c '
     cfg=$0 name=$1 seed=$2 run='"$out"'/$1
     [ -f "$run/final-eval.json" ] && exit 0
-    if ls "$run"/checkpoints/step-* > /dev/null 2>&1; then
+    if [ -d "$run/checkpoints/step-$(printf %09d '"$steps"')" ]; then
+      echo "$name is trained (cut off during its evaluation)"
+    elif ls "$run"/checkpoints/step-* > /dev/null 2>&1; then
       # A run cut off part way (a machine that went away) continues from its newest checkpoint:
-      # resume is exact, so the result is that of an uninterrupted run. Each segment appends
-      # its wall time to $run.time.
+      # resume is exact, so the result is that of an uninterrupted run. Each segment that
+      # ends appends its wall time to $run.time (a segment killed with the machine does not).
       echo "resuming $name from its newest intact checkpoint"
       /usr/bin/time -a -v -o "$run.time" '"$GAN"' train --resume "$run" \
         --steps '"$steps"' >> "$run.log" 2>&1 || { echo "FAILED $name: see $run.log" >&2; exit 1; }
