@@ -54,17 +54,20 @@ if [ -z "${SKIP_TRAIN:-}" ]; then
     [ -f "$run/final-eval.json" ] && exit 0
     if [ -d "$run/checkpoints/step-$(printf %09d '"$steps"')" ]; then
       echo "$name is trained (cut off during its evaluation)"
-    elif ls "$run"/checkpoints/step-* > /dev/null 2>&1; then
-      # A run cut off part way (a machine that went away) continues from its newest checkpoint:
-      # resume is exact, so the result is that of an uninterrupted run. Each segment that
-      # ends appends its wall time to $run.time (a segment killed with the machine does not).
-      echo "resuming $name from its newest intact checkpoint"
-      /usr/bin/time -a -v -o "$run.time" '"$GAN"' train --resume "$run" \
-        --steps '"$steps"' >> "$run.log" 2>&1 || { echo "FAILED $name: see $run.log" >&2; exit 1; }
     else
-      rm -rf "$run" "$run.time"
-      /usr/bin/time -a -v -o "$run.time" '"$GAN"' train --config "$cfg" --out "$run" \
-        --seed "$seed" --steps '"$steps"' > "$run.log" 2>&1 || { echo "FAILED $name: see $run.log" >&2; exit 1; }
+      if ls "$run"/checkpoints/step-* > /dev/null 2>&1; then
+        # A run cut off part way (a machine that went away) continues from its newest
+        # checkpoint: resume is exact, so the result is that of an uninterrupted run. Each
+        # segment that ends appends its wall time to $run.time (one killed with the machine
+        # does not) and its output to $run.log.
+        echo "resuming $name from its newest intact checkpoint"
+        start=(--resume "$run")
+      else
+        rm -rf "$run" "$run.time" "$run.log"
+        start=(--config "$cfg" --out "$run" --seed "$seed")
+      fi
+      /usr/bin/time -a -v -o "$run.time" '"$GAN"' train "${start[@]}" --steps '"$steps"' \
+        >> "$run.log" 2>&1 || { echo "FAILED $name: see $run.log" >&2; exit 1; }
     fi
     OMP_NUM_THREADS=1 '"$GAN"' eval --run "$run" --classifier '"$clf"' --no-inception \
       --out "$run/final-eval.json" > "$run/final-eval.txt" 2>&1 \
