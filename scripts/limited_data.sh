@@ -3,18 +3,20 @@
 # trained on a class-balanced subset of Fashion-MNIST (`[data] subset`, the same images for
 # every seed), without augmentation, with DiffAugment (color, translation, cutout) and with
 # ADA (blit, colour, cutout; target 0.6, 500 kimg), for the same number of steps, three seeds
-# each. Runs go two at a time, one CPU thread each. Each run's EMA generator is then scored by
+# each. Runs go two at a time (JOBS=2), one CPU thread each. Each run's EMA generator is then scored by
 # `gan eval` on 10,000 samples against the whole real test split with the domain classifier;
 # the table gives mean ± std over the seeds.
 #
 # Usage: scripts/limited_data.sh            (STEPS=15000 SIZES="600 6000" SEEDS="0 1 2"
-#                                             AUGS="none diffaugment ada" SKIP_TRAIN=1: table only)
+#                                             AUGS="none diffaugment ada" JOBS=2 runs at a time,
+#                                             SKIP_TRAIN=1: table only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${STEPS:-15000}
 sizes=${SIZES:-"600 6000"}
 seeds=${SEEDS:-"0 1 2"}
 augs=${AUGS:-"none diffaugment ada"}
+parallel=${JOBS:-2}
 out=${OUT:-runs/limited}
 clf=classifiers/fashion-mnist-32x32
 # GAN (the binary) and the classifier.
@@ -49,7 +51,7 @@ for size in $sizes; do
 done
 
 if [ -z "${SKIP_TRAIN:-}" ]; then
-  printf '%s\n' "${jobs[@]}" | xargs -P 2 -L 1 bash -c '
+  printf '%s\n' "${jobs[@]}" | xargs -P "$parallel" -L 1 bash -c '
     cfg=$0 name=$1 seed=$2 run='"$out"'/$1
     [ -f "$run/final-eval.json" ] && exit 0
     if [ -d "$run/checkpoints/step-$(printf %09d '"$steps"')" ]; then
