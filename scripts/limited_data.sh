@@ -60,7 +60,7 @@ if [ -z "${SKIP_TRAIN:-}" ]; then
       if ls "$run"/checkpoints/step-* > /dev/null 2>&1; then
         # A run cut off part way (a machine that went away) continues from its newest
         # checkpoint: resume is exact, so the result is that of an uninterrupted run. Each
-        # segment that ends appends its wall time to $run.time (one killed with the machine
+        # segment that ends appends its times to $run.time (one killed with the machine
         # does not) and its output to $run.log.
         echo "resuming $name from its newest intact checkpoint"
         start=(--resume "$run")
@@ -89,7 +89,9 @@ def ms(xs, scale=1.0, fmt="{:.3f}"):
     return (fmt + " ± " + fmt).format(st.mean(xs), sd)
 print(f"DCGAN preset, {steps} steps, batch 64, mean ± std over seeds {seeds.split()}")
 print()
-print("| train images | augmentation | FCD | KID x1000 | precision | recall | class entropy | final ADA p | minutes |")
+# Training cost as CPU minutes (user + system time of `gan train`, all segments that ended):
+# unlike the wall time it does not grow when other work shares the machine.
+print("| train images | augmentation | FCD | KID x1000 | precision | recall | class entropy | final ADA p | CPU minutes |")
 print("|---|---|---|---|---|---|---|---|---|")
 for size in sizes.split():
     for aug in augs.split():
@@ -108,9 +110,8 @@ for size in sizes.split():
                 if "ada_p" in m:
                     p = m["ada_p"]
             t = open(f"{run}.time").read()
-            # One "Elapsed" line per segment (a resumed run has several).
-            secs = sum(sum(float(x) * 60 ** i for i, x in enumerate(reversed(w.strip().split(":"))))
-                       for w in re.findall(r"Elapsed \(wall clock\) time.*: (.*)", t))
+            # One "User time" and one "System time" line per segment (a resumed run has several).
+            secs = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): (.*)", t))
             rows.append((f["frechet_distance"], f["kid"], f["precision"], f["recall"],
                          s["class_entropy"], p, secs / 60))
         if not rows:
