@@ -3,7 +3,7 @@
 # trained on a class-balanced subset of Fashion-MNIST (`[data] subset`, the same images for
 # every seed), without augmentation, with DiffAugment (color, translation, cutout) and with
 # ADA (blit, colour, cutout; target 0.6, 500 kimg), for the same number of steps, three seeds
-# each. Runs go two at a time (JOBS=2), one CPU thread each. Each run's EMA generator is then scored by
+# each. Runs go two at a time, one CPU thread each. Each run's EMA generator is then scored by
 # `gan eval` on 10,000 samples against the whole real test split with the domain classifier;
 # the table gives mean ± std over the seeds.
 #
