@@ -5,10 +5,13 @@
 # ADA (blit, colour, cutout; target 0.6, 500 kimg), for the same number of steps, three seeds
 # each. Runs go two at a time, one CPU thread each. Each run's EMA generator is then scored by
 # `gan eval` on 10,000 samples against the whole real test split with the domain classifier;
-# the table gives mean ± std over the seeds.
+# the table gives mean ± std over the seeds. Each evaluated run is recorded as a small JSON file
+# in RESULTS (docs/results/limited-data, committed; scripts/limited_data.py): a recorded run is
+# not run again, and the table is made from the records, so results outlive the machine.
 #
 # Usage: scripts/limited_data.sh            (STEPS=15000 SIZES="600 6000" SEEDS="0 1 2"
 #                                             AUGS="none diffaugment ada" JOBS=2 runs at a time,
+#                                             OUT=runs/limited RESULTS=docs/results/limited-data
 #                                             SKIP_TRAIN=1: table only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +21,8 @@ seeds=${SEEDS:-"0 1 2"}
 augs=${AUGS:-"none diffaugment ada"}
 parallel=${JOBS:-2}
 out=${OUT:-runs/limited}
+res=${RESULTS:-docs/results/limited-data}
+mkdir -p "$res"
 clf=classifiers/fashion-mnist-32x32
 # GAN (the binary) and the classifier.
 source scripts/quality_common.sh
@@ -45,16 +50,18 @@ for size in $sizes; do
     cfg="$out/configs/subset$size-$aug.toml"
     make_config "$size" "$aug" "$cfg"
     for seed in $seeds; do
-      jobs+=("$cfg subset$size-$aug-s$seed $seed")
+      jobs+=("$cfg subset$size-$aug-s$seed $seed $size $aug")
     done
   done
 done
 
 if [ -z "${SKIP_TRAIN:-}" ]; then
   printf '%s\n' "${jobs[@]}" | xargs -P "$parallel" -L 1 bash -c '
-    cfg=$0 name=$1 seed=$2 run='"$out"'/$1
-    [ -f "$run/final-eval.json" ] && exit 0
-    if [ -d "$run/checkpoints/step-$(printf %09d '"$steps"')" ]; then
+    cfg=$0 name=$1 seed=$2 size=$3 aug=$4 run='"$out"'/$1 rec='"$res"'/$1.json
+    [ -f "$rec" ] && exit 0
+    if [ -f "$run/final-eval.json" ]; then
+      echo "$name is evaluated (cut off before its record)"
+    elif [ -d "$run/checkpoints/step-$(printf %09d '"$steps"')" ]; then
       echo "$name is trained (cut off during its evaluation)"
     else
       if ls "$run"/checkpoints/step-* > /dev/null 2>&1; then
@@ -71,54 +78,14 @@ if [ -z "${SKIP_TRAIN:-}" ]; then
       /usr/bin/time -a -v -o "$run.time" '"$GAN"' train "${start[@]}" --steps '"$steps"' \
         >> "$run.log" 2>&1 || { echo "FAILED $name: see $run.log" >&2; exit 1; }
     fi
-    OMP_NUM_THREADS=1 '"$GAN"' eval --run "$run" --classifier '"$clf"' --no-inception \
-      --out "$run/final-eval.json" > "$run/final-eval.txt" 2>&1 \
-      || { echo "FAILED $name: see $run/final-eval.txt" >&2; exit 1; }
-    echo "done $name"
+    if [ ! -f "$run/final-eval.json" ]; then
+      OMP_NUM_THREADS=1 '"$GAN"' eval --run "$run" --classifier '"$clf"' --no-inception \
+        --out "$run/final-eval.json" > "$run/final-eval.txt" 2>&1 \
+        || { echo "FAILED $name: see $run/final-eval.txt" >&2; exit 1; }
+    fi
+    python3 scripts/limited_data.py record "$run" "$rec" "$size" "$aug" "$seed" '"$steps"'
+    echo "done $name: $rec"
   '
 fi
 
-python3 - "$out" "$sizes" "$augs" "$seeds" "$steps" <<'PY'
-import json, os, re, statistics as st, sys
-out, sizes, augs, seeds, steps = sys.argv[1:]
-def ms(xs, scale=1.0, fmt="{:.3f}"):
-    xs = [x * scale for x in xs]
-    if not xs:
-        return "-"
-    sd = st.stdev(xs) if len(xs) > 1 else 0.0
-    return (fmt + " ± " + fmt).format(st.mean(xs), sd)
-print(f"DCGAN preset, {steps} steps, batch 64, mean ± std over seeds {seeds.split()}")
-print()
-# Training cost as CPU minutes (user + system time of `gan train`, all segments that ended):
-# unlike the wall time it does not grow when other work shares the machine.
-print("| train images | augmentation | FCD | KID x1000 | precision | recall | class entropy | final ADA p | CPU minutes |")
-print("|---|---|---|---|---|---|---|---|---|")
-for size in sizes.split():
-    for aug in augs.split():
-        rows = []
-        for seed in seeds.split():
-            run = f"{out}/subset{size}-{aug}-s{seed}"
-            ev = f"{run}/final-eval.json"
-            if not os.path.exists(ev):
-                continue
-            r = json.load(open(ev))
-            f = r["classifier"]["features"]
-            s = r["classifier"]["scores"]
-            p = None
-            for line in open(f"{run}/metrics.jsonl"):
-                m = json.loads(line)
-                if "ada_p" in m:
-                    p = m["ada_p"]
-            t = open(f"{run}.time").read()
-            # One "User time" and one "System time" line per segment (a resumed run has several).
-            secs = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): (.*)", t))
-            rows.append((f["frechet_distance"], f["kid"], f["precision"], f["recall"],
-                         s["class_entropy"], p, secs / 60))
-        if not rows:
-            continue
-        col = lambda i: [r[i] for r in rows]
-        ps = [x for x in col(5) if x is not None]
-        print(f"| {size} | {aug} | {ms(col(0))} | {ms(col(1), 1000, '{:.2f}')} | "
-              f"{ms(col(2))} | {ms(col(3))} | {ms(col(4))} | "
-              f"{ms(ps) if ps else '-'} | {ms(col(6), 1, '{:.1f}')} |")
-PY
+python3 scripts/limited_data.py table "$res" "$sizes" "$augs" "$seeds" "$steps"
