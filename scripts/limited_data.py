@@ -64,17 +64,12 @@ def ms(xs, scale=1.0, fmt="{:.3f}"):
     return (fmt + " ± " + fmt).format(st.mean(xs), sd)
 
 
-def table(folder, sizes, augs, seeds, steps):
-    print(f"DCGAN preset, {steps} steps, batch 64, mean ± std over seeds {seeds.split()}")
-    print()
-    # Training cost as CPU minutes (user + system time of `gan train`, all segments that
-    # ended): unlike the wall time it does not grow when other work shares the machine.
-    print("| train images | augmentation | seeds | FCD | KID x1000 | precision | recall "
-          "| class entropy | final ADA p | CPU minutes |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+def load(folder, sizes, augs, seeds, steps):
+    """{(size, aug): {seed: record}} for the records in `folder` (each read once)."""
+    out = {}
     for size in sizes.split():
         for aug in augs.split():
-            rows = []
+            recs = {}
             for seed in seeds.split():
                 path = f"{folder}/subset{size}-{aug}-s{seed}.json"
                 if not os.path.exists(path):
@@ -82,25 +77,36 @@ def table(folder, sizes, augs, seeds, steps):
                 r = json.load(open(path))
                 if r["steps"] != int(steps):
                     sys.exit(f"{path}: {r['steps']} steps, the table is for {steps}")
-                rows.append(r)
-            if not rows:
-                continue
-            col = lambda k: [r[k] for r in rows if r[k] is not None]
-            ps = col("final_ada_p")
-            print(f"| {size} | {aug} | {len(rows)} | {ms(col('fcd'))} | "
-                  f"{ms(col('kid'), 1000, '{:.2f}')} | {ms(col('precision'))} | "
-                  f"{ms(col('recall'))} | {ms(col('class_entropy'))} | "
-                  f"{ms(ps) if ps else '-'} | "
-                  f"{ms([c / 60 for c in col('train_cpu_seconds')], 1, '{:.1f}')} |")
+                recs[seed] = r
+            out[size, aug] = recs
+    return out
+
+
+def table(folder, sizes, augs, seeds, steps):
+    records = load(folder, sizes, augs, seeds, steps)
+    print(f"DCGAN preset, {steps} steps, batch 64, mean ± std over seeds {seeds.split()}")
+    print()
+    # Training cost as CPU minutes (user + system time of `gan train`, all segments that
+    # ended): unlike the wall time it does not grow when other work shares the machine.
+    print("| train images | augmentation | seeds | FCD | KID x1000 | precision | recall "
+          "| class entropy | final ADA p | CPU minutes |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (size, aug), recs in records.items():
+        rows = list(recs.values())
+        if not rows:
+            continue
+        col = lambda k: [r[k] for r in rows if r[k] is not None]
+        ps = col("final_ada_p")
+        print(f"| {size} | {aug} | {len(rows)} | {ms(col('fcd'))} | "
+              f"{ms(col('kid'), 1000, '{:.2f}')} | {ms(col('precision'))} | "
+              f"{ms(col('recall'))} | {ms(col('class_entropy'))} | "
+              f"{ms(ps) if ps else '-'} | "
+              f"{ms(col('train_cpu_seconds'), 1 / 60, '{:.1f}')} |")
     print()
     print("Per seed FCD:")
-    for size in sizes.split():
-        for aug in augs.split():
-            fcds = []
-            for seed in seeds.split():
-                path = f"{folder}/subset{size}-{aug}-s{seed}.json"
-                fcds.append(f"{json.load(open(path))['fcd']:.3f}" if os.path.exists(path) else "-")
-            print(f"  {size} {aug}: {' / '.join(fcds)}")
+    for (size, aug), recs in records.items():
+        fcds = [f"{recs[s]['fcd']:.3f}" if s in recs else "-" for s in seeds.split()]
+        print(f"  {size} {aug}: {' / '.join(fcds)}")
 
 
 if __name__ == "__main__":
